@@ -1,0 +1,198 @@
+"""The device catalogue: every device type and what it reports, as data.
+
+A device type is a row in ``DEVICE_TYPES``; behaviour (payload models, alarm and activity
+detection, storage typing) is derived from these rows, never from a class per device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+ValueKind = Literal["bool", "float", "int", "choice"]
+Value = bool | float | int | str
+
+
+class Channel(StrEnum):
+    """The last topic level: what kind of message a device sends."""
+
+    READING = "reading"  # state or measurement
+    EVENT = "event"  # alarms and button presses
+    STATUS = "status"  # gateway heartbeat / last will
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: ValueKind
+    unit: str = ""
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``field op value``; ops: "eq" (equals), "ge" (at least), "present" (any value)."""
+
+    field: str
+    op: Literal["eq", "ge", "present"]
+    value: Value | None = None
+
+    def holds(self, values: dict[str, Value]) -> bool:
+        v = values.get(self.field)
+        if v is None:
+            return False
+        if self.op == "present":
+            return True
+        if self.op == "eq":
+            return v == self.value and type(v) is type(self.value)
+        return not isinstance(v, (bool, str)) and v >= self.value  # "ge"
+
+
+@dataclass(frozen=True)
+class DeviceType:
+    name: str
+    label: str
+    channels: tuple[Channel, ...]
+    fields: tuple[FieldSpec, ...]
+    # Any of these makes the message an alarm that goes to the alert engine at once.
+    alarm_when: tuple[Condition, ...] = ()
+    # Any of these counts as a sign of life in the home (activity-pattern rules).
+    activity_when: tuple[Condition, ...] = ()
+    # How often a healthy device reports at least once (device-health rules).
+    expected_interval_s: int = 24 * 3600
+    battery_powered: bool = True
+    # Radio sensors may add the common battery/link fields to any message.
+    radio: bool = True
+    description: str = ""
+
+    @property
+    def is_alarm_device(self) -> bool:
+        return bool(self.alarm_when)
+
+
+# Fields every battery/radio device may add to any message.
+COMMON_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("battery", "float", "%", minimum=0, maximum=100, description="battery level"),
+    FieldSpec("battery_low", "bool", description="device reports its battery is low"),
+    FieldSpec("voltage", "float", "mV", minimum=0, maximum=10000, description="battery voltage"),
+    FieldSpec("linkquality", "float", "lqi", minimum=0, maximum=255, description="radio link quality"),
+)
+
+_R, _E, _S = Channel.READING, Channel.EVENT, Channel.STATUS
+
+DEVICE_TYPES: dict[str, DeviceType] = {
+    t.name: t
+    for t in (
+        DeviceType(
+            "motion", "PIR motion sensor", (_R,),
+            (FieldSpec("occupancy", "bool", required=True, description="movement detected"),),
+            activity_when=(Condition("occupancy", "eq", True),),
+            expected_interval_s=6 * 3600,
+        ),
+        DeviceType(
+            "door", "Door/window contact", (_R,),
+            (FieldSpec("contact", "bool", required=True, description="true = closed"),),
+            # Opening and closing are both someone at the door.
+            activity_when=(Condition("contact", "present"),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "bed", "Bed occupancy sensor", (_R,),
+            (FieldSpec("occupancy", "bool", required=True, description="someone in bed"),),
+            activity_when=(Condition("occupancy", "present"),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "chair", "Chair occupancy sensor", (_R,),
+            (FieldSpec("occupancy", "bool", required=True, description="someone in the chair"),),
+            activity_when=(Condition("occupancy", "present"),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "temperature", "Temperature/humidity sensor", (_R,),
+            (
+                FieldSpec("temperature", "float", "°C", required=True, minimum=-40, maximum=85),
+                FieldSpec("humidity", "float", "%", minimum=0, maximum=100),
+            ),
+            expected_interval_s=2 * 3600,
+        ),
+        DeviceType(
+            "plug", "Smart plug (appliance use)", (_R,),
+            (
+                FieldSpec("power", "float", "W", required=True, minimum=0, maximum=4000),
+                FieldSpec("energy", "float", "kWh", minimum=0),
+                FieldSpec("state", "choice", choices=("ON", "OFF")),
+            ),
+            # A kettle or microwave drawing real power means someone is using it.
+            activity_when=(Condition("power", "ge", 20.0),),
+            expected_interval_s=2 * 3600,
+            battery_powered=False,
+        ),
+        DeviceType(
+            "leak", "Water leak sensor", (_R, _E),
+            (FieldSpec("water_leak", "bool", required=True, description="water detected"),),
+            alarm_when=(Condition("water_leak", "eq", True),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "smoke", "Smoke/heat detector", (_R, _E),
+            (
+                FieldSpec("smoke", "bool", required=True, description="smoke detected"),
+                FieldSpec("heat", "bool", description="heat threshold exceeded"),
+                FieldSpec("temperature", "float", "°C", minimum=-40, maximum=85),
+            ),
+            alarm_when=(Condition("smoke", "eq", True), Condition("heat", "eq", True)),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "pendant", "Pendant alarm button", (_E,),
+            (FieldSpec("action", "choice", required=True, choices=("press", "cancel")),),
+            alarm_when=(Condition("action", "eq", "press"),),
+            activity_when=(Condition("action", "present"),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "fall_detector", "Fall detector", (_E,),
+            (FieldSpec("action", "choice", required=True, choices=("fall", "cancel")),),
+            alarm_when=(Condition("action", "eq", "fall"),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
+            "gateway", "Home gateway heartbeat", (_S,),
+            (
+                FieldSpec("status", "choice", required=True, choices=("online", "offline")),
+                FieldSpec("uptime_s", "float", "s", minimum=0),
+                FieldSpec("outbox_depth", "float", "messages", minimum=0),
+            ),
+            expected_interval_s=5 * 60,
+            battery_powered=False,
+            radio=False,
+        ),
+    )
+}
+
+GATEWAY_DEVICE_ID = "gateway"
+
+
+def device_type(name: str) -> DeviceType | None:
+    return DEVICE_TYPES.get(name)
+
+
+def fields_of(dt: DeviceType) -> tuple[FieldSpec, ...]:
+    """The type's own fields plus, for radio sensors, the common ones."""
+    own = {f.name for f in dt.fields}
+    return dt.fields + tuple(f for f in COMMON_FIELDS if dt.radio and f.name not in own)
+
+
+def all_field_kinds() -> dict[str, ValueKind]:
+    """Every field name across the catalogue and its one kind (a store column has one type)."""
+    kinds: dict[str, ValueKind] = {}
+    for dt in DEVICE_TYPES.values():
+        for f in fields_of(dt):
+            kinds.setdefault(f.name, f.kind)
+    return kinds

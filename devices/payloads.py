@@ -1,0 +1,123 @@
+"""Platform payload models (generated from the catalogue) and the normalised ``Reading``.
+
+Topics: ``tec/v1/{home_id}/{device_id}/reading|event`` and ``tec/v1/{home_id}/gateway/status``.
+A payload is a JSON object with ``type`` (device type), ``ts`` (UTC event time, ISO 8601 with
+offset), ``seq`` (per-gateway monotonic number), the type's fields and optional ``room``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
+
+from .catalogue import DEVICE_TYPES, Channel, DeviceType, FieldSpec, Value, fields_of
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+# Envelope keys: everything else in a payload is a device value.
+ENVELOPE = frozenset({"type", "ts", "seq", "room", "home_id", "device_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One validated message, as stored. ``ts`` is the event time from the payload."""
+
+    home_id: str
+    device_id: str
+    device_type: str
+    channel: Channel
+    ts: datetime
+    seq: int | None
+    room: str | None
+    values: dict[str, Value]
+    activity: bool
+    alarm: bool
+
+
+def make_reading(
+    *,
+    home_id: str,
+    device_id: str,
+    device_type: str,
+    channel: Channel,
+    ts: datetime,
+    seq: int | None,
+    room: str | None,
+    values: dict[str, Value],
+) -> Reading:
+    """Build a Reading, deriving activity and alarm from the catalogue."""
+    dt = DEVICE_TYPES[device_type]
+    return Reading(
+        home_id=home_id,
+        device_id=device_id,
+        device_type=device_type,
+        channel=channel,
+        ts=ts,
+        seq=seq,
+        room=room,
+        values=values,
+        activity=any(c.holds(values) for c in dt.activity_when),
+        alarm=any(c.holds(values) for c in dt.alarm_when),
+    )
+
+
+class _Envelope(BaseModel):
+    # Strict: "21.5" is not a temperature and "true" is not a boolean.
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+    ts: AwareDatetime
+    seq: Annotated[int, Field(ge=0)]
+    room: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    home_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+    device_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
+
+
+class _StatusEnvelope(_Envelope):
+    # A gateway's last will is published by the broker when the hub vanishes; it carries no
+    # time or sequence of its own, so arrival time stands in for event time.
+    ts: AwareDatetime | None = None
+    seq: Annotated[int, Field(ge=0)] | None = None
+
+
+def _annotation(spec: FieldSpec) -> Any:
+    if spec.kind == "bool":
+        return bool
+    if spec.kind == "choice":
+        return Literal[spec.choices]
+    base = float if spec.kind == "float" else int
+    return Annotated[base, Field(ge=spec.minimum, le=spec.maximum)]
+
+
+def _model_for(dt: DeviceType) -> type[BaseModel]:
+    base = _StatusEnvelope if dt.channels == (Channel.STATUS,) else _Envelope
+    fields: dict[str, Any] = {"type": (Literal[dt.name], ...)}
+    for spec in fields_of(dt):
+        ann = _annotation(spec)
+        fields[spec.name] = (ann, ...) if spec.required else (ann | None, None)
+    return create_model(f"{dt.name.title().replace('_', '')}Payload", __base__=base, **fields)
+
+
+PAYLOAD_MODELS: dict[str, type[BaseModel]] = {name: _model_for(dt) for name, dt in DEVICE_TYPES.items()}
+
+# Device readings/events: the `type` field selects the model.
+DevicePayload = TypeAdapter(
+    Annotated[
+        Union[tuple(m for n, m in PAYLOAD_MODELS.items() if n != "gateway")],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+)
+
+
+class _GatewayStatusInput(PAYLOAD_MODELS["gateway"]):  # type: ignore[misc,valid-type]
+    # On the status topic the type is implied, so it may be left out.
+    type: Literal["gateway"] = "gateway"
+
+
+GatewayStatusPayload = TypeAdapter(_GatewayStatusInput)
+
+
+def payload_values(model: BaseModel) -> dict[str, Value]:
+    """The device values of a validated payload (envelope and absent fields left out)."""
+    return {k: v for k, v in model.__dict__.items() if v is not None and k not in ENVELOPE}

@@ -1,0 +1,86 @@
+"""The one configuration object. Environment variables are read here and nowhere else.
+
+Every value can be set as ``TECWATCH_<SECTION>__<NAME>``, e.g. ``TECWATCH_BROKER__PORT=1883``
+or ``TECWATCH_STORE__BACKEND=influxdb``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BrokerSettings(BaseModel):
+    """The platform MQTT broker that gateways publish to."""
+
+    # "embedded" starts an in-process broker (amqtt) on host:port; "external" connects to one.
+    mode: Literal["embedded", "external"] = "embedded"
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    protocol: Literal["3.1.1", "5"] = "5"
+    username: str | None = "tecwatch-ingest"
+    password: SecretStr | None = None
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5)
+    reconnect_min_s: float = Field(1.0, gt=0)
+    reconnect_max_s: float = Field(60.0, gt=0)
+    # How long the broker keeps a disconnected ingest session (MQTT 5 session expiry).
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+
+
+class StoreSettings(BaseModel):
+    """The time-series store for readings and events."""
+
+    backend: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: Path = Path("tecwatch-data/readings.db")
+    influx_url: str = "http://127.0.0.1:8086"
+    # InfluxDB 1.x database, or the 2.x/3.x bucket.
+    influx_database: str = "tecwatch"
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = None
+    influx_org: str | None = None
+    influx_timeout_s: float = Field(10.0, gt=0)
+
+
+class RegistrySettings(BaseModel):
+    """The relational registry (homes, devices, alerts...) and the dead-letter store."""
+
+    url: str = "sqlite:///tecwatch-data/registry.db"
+
+
+class IngestSettings(BaseModel):
+    client_id: str = "tecwatch-ingest"
+    # One filter for the whole namespace: anything that does not parse is dead-lettered, not ignored.
+    topic_filter: str = "tec/v1/#"
+    batch_max_size: int = Field(5000, ge=1)
+    batch_max_wait_s: float = Field(0.2, gt=0)
+    # Upper bound on unacknowledged messages the broker may send us (MQTT 5 Receive Maximum).
+    receive_maximum: int = Field(20000, ge=1, le=65535)
+    max_payload_bytes: int = Field(16 * 1024, ge=64)
+    # Clock skew we tolerate on device/gateway timestamps.
+    max_future_s: float = Field(300.0, ge=0)
+    # An outbox can flush late, but not this late.
+    max_age_days: float = Field(90.0, gt=0)
+    stats_interval_s: float = Field(10.0, gt=0)
+    store_retry_min_s: float = Field(0.5, gt=0)
+    store_retry_max_s: float = Field(30.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TECWATCH_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Path("tecwatch-data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    broker: BrokerSettings = BrokerSettings()
+    store: StoreSettings = StoreSettings()
+    registry: RegistrySettings = RegistrySettings()
+    ingest: IngestSettings = IngestSettings()
