@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from tecwatch.devices import Reading
@@ -17,6 +17,49 @@ from tecwatch.devices import Reading
 
 class StoreUnavailable(Exception):
     """The store could not durably accept or answer now; the caller should retry later."""
+
+
+class StoreRejected(Exception):
+    """The store refused the data or the query (e.g. a field type conflict); retrying won't help.
+
+    ``readings`` lists the readings refused before sending, when the store can tell which ones
+    (the others in the same write were stored). A refusal by the server itself carries its error
+    text in the message; InfluxDB stores the valid points of such a batch and drops the rest.
+    """
+
+    def __init__(self, message: str, readings: Sequence[Reading] = ()) -> None:
+        super().__init__(message)
+        self.readings = list(readings)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MS = timedelta(milliseconds=1)
+
+
+def to_ms(ts: datetime) -> int:
+    """Milliseconds since the epoch, truncated: the storage key of a reading's time."""
+    return (ts - EPOCH) // _MS
+
+
+def ceil_ms(ts: datetime) -> int:
+    """Milliseconds since the epoch, rounded up, for range bounds: ms >= ceil_ms(t) iff ms >= t."""
+    return -((EPOCH - ts) // _MS)
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def bucket_ms(bucket: timedelta) -> int:
+    """A bucket size in whole milliseconds (buckets are aligned to multiples of it since the epoch)."""
+    if bucket <= timedelta(0) or bucket % _MS:
+        raise ValueError(f"bucket must be a positive whole number of milliseconds, not {bucket}")
+    return bucket // _MS
+
+
+def count_order(c: ActivityCount) -> tuple:
+    """The order both stores return activity counts in: home, room (None first), bucket."""
+    return (c.home_id, c.room is not None, c.room or "", c.bucket_start)
 
 
 @dataclass(frozen=True, slots=True)

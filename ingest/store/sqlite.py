@@ -1,0 +1,181 @@
+"""The embedded time-series store: one SQLite file, no server to run."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tecwatch.devices import Channel, Reading, make_reading
+
+from .base import (
+    ActivityCount,
+    DeviceLastSeen,
+    StoreRejected,
+    StoreUnavailable,
+    bucket_ms,
+    ceil_ms,
+    count_order,
+    from_ms,
+    to_ms,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    channel TEXT NOT NULL,
+    home_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    device_type TEXT NOT NULL,
+    room TEXT,
+    ts_ms INTEGER NOT NULL,
+    seq INTEGER,
+    activity INTEGER NOT NULL,
+    values_json TEXT NOT NULL,
+    PRIMARY KEY (channel, home_id, device_id, ts_ms)
+);
+CREATE INDEX IF NOT EXISTS readings_home_ts ON readings (home_id, ts_ms);
+"""
+
+# Last write wins, as in InfluxDB: a redelivered reading replaces itself.
+_UPSERT = """
+INSERT INTO readings (channel, home_id, device_id, device_type, room, ts_ms, seq, activity, values_json)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (channel, home_id, device_id, ts_ms) DO UPDATE SET
+    device_type = excluded.device_type,
+    room = excluded.room,
+    seq = excluded.seq,
+    activity = excluded.activity,
+    values_json = excluded.values_json
+"""
+
+_COLUMNS = "channel, home_id, device_id, device_type, room, ts_ms, seq, values_json"
+
+
+def _home_filter(home_ids: Sequence[str] | None) -> tuple[str, list[str]]:
+    # One JSON parameter instead of one per home: no limit on how many homes are asked for.
+    if home_ids is None:
+        return "", []
+    return " AND home_id IN (SELECT value FROM json_each(?))", [json.dumps(list(home_ids))]
+
+
+def _row(r: Reading) -> tuple:
+    return (
+        r.channel.value,
+        r.home_id,
+        r.device_id,
+        r.device_type,
+        r.room,
+        to_ms(r.ts),
+        r.seq,
+        1 if r.activity else 0,
+        json.dumps(r.values, separators=(",", ":"), allow_nan=False),
+    )
+
+
+class SQLiteStore:
+    """TimeSeriesStore on SQLite (WAL, synchronous=FULL). Safe to share between threads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection behind a lock: SQLite has one writer anyway, and the queries are short.
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk (WAL fsynced) before write() returns.
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+
+    def write(self, readings: Sequence[Reading]) -> None:
+        rows, refused = [], []
+        for r in readings:
+            try:
+                rows.append(_row(r))
+            except (ValueError, TypeError):  # NaN/infinity or a value JSON cannot hold
+                refused.append(r)
+        if rows:
+            try:
+                with self._lock, self._conn:  # one transaction: all or nothing
+                    self._conn.executemany(_UPSERT, rows)
+            except sqlite3.OperationalError as err:  # locked, disk full, I/O error
+                raise StoreUnavailable(f"SQLite store {self.path}: {err}") from err
+        if refused:
+            raise StoreRejected(
+                f"{len(refused)} of {len(readings)} readings have values that cannot be stored"
+                " (non-finite numbers or unsupported types); the others were stored",
+                refused,
+            )
+
+    def readings(
+        self,
+        home_id: str,
+        start: datetime,
+        end: datetime,
+        device_id: str | None = None,
+        limit: int = 10_000,
+    ) -> list[Reading]:
+        if limit <= 0:  # SQLite would read a negative LIMIT as "no limit"
+            return []
+        sql = f"SELECT {_COLUMNS} FROM readings WHERE home_id = ? AND ts_ms >= ? AND ts_ms < ?"
+        params: list[object] = [home_id, ceil_ms(start), ceil_ms(end)]
+        if device_id is not None:
+            sql += " AND device_id = ?"
+            params.append(device_id)
+        sql += " ORDER BY ts_ms, channel, device_id LIMIT ?"
+        params.append(limit)
+        rows = self._query(sql, params)
+        return [
+            make_reading(
+                channel=Channel(channel),
+                home_id=home,
+                device_id=device,
+                device_type=device_type,
+                room=room,
+                ts=from_ms(ts_ms),
+                seq=seq,
+                values=json.loads(values_json),
+            )
+            for channel, home, device, device_type, room, ts_ms, seq, values_json in rows
+        ]
+
+    def activity_counts(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: timedelta = timedelta(hours=1),
+        home_ids: Sequence[str] | None = None,
+    ) -> list[ActivityCount]:
+        size = bucket_ms(bucket)
+        where, params = _home_filter(home_ids)
+        sql = (
+            "SELECT home_id, room, (ts_ms / ?) * ? AS b, COUNT(*) FROM readings"
+            f" WHERE activity = 1 AND ts_ms >= ? AND ts_ms < ?{where}"
+            " GROUP BY home_id, room, b"
+        )
+        rows = self._query(sql, [size, size, ceil_ms(start), ceil_ms(end), *params])
+        return sorted((ActivityCount(home, room, from_ms(b), n) for home, room, b, n in rows), key=count_order)
+
+    def last_seen(self, home_ids: Sequence[str] | None = None) -> list[DeviceLastSeen]:
+        where, params = _home_filter(home_ids)
+        sql = (
+            "SELECT home_id, device_id, device_type, MAX(ts_ms) FROM readings"
+            f" WHERE 1{where} GROUP BY home_id, device_id, device_type"
+            " ORDER BY home_id, device_id, device_type"
+        )
+        return [DeviceLastSeen(h, d, t, from_ms(ms)) for h, d, t, ms in self._query(sql, params)]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple]:
+        try:
+            with self._lock:
+                return self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailable(f"SQLite store {self.path}: {err}") from err
+

@@ -1,0 +1,55 @@
+"""Shared fixtures: real servers on loopback, started here and stopped at teardown."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tecwatch.ingest.store import InfluxStore, SQLiteStore, TimeSeriesStore
+from tecwatch.localservices import Influxd, Mosquitto
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Influxd]:
+    server = Influxd(tmp_path_factory.mktemp("influxd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    broker = Mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def drop_database(influxd: Influxd) -> Callable[[str], None]:
+    """Drop a database in the session's influxd (by name)."""
+
+    def drop(name: str) -> None:
+        httpx.post(f"{influxd.url}/query", data={"q": f'DROP DATABASE "{name}"'}, timeout=10).raise_for_status()
+
+    return drop
+
+
+@pytest.fixture(params=["sqlite", "influxdb"])
+def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[TimeSeriesStore]:
+    """A fresh, empty store of each kind."""
+    if request.param == "sqlite":
+        s: TimeSeriesStore = SQLiteStore(tmp_path / "data" / "readings.db")
+        yield s
+        s.close()
+        return
+    server: Influxd = request.getfixturevalue("influxd")  # only started if an influx test runs
+    drop = request.getfixturevalue("drop_database")
+    name = f"test_{uuid.uuid4().hex}"
+    s = InfluxStore(server.url, name, timeout_s=30)
+    yield s
+    s.close()
+    drop(name)
