@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, c
 from .catalogue import DEVICE_TYPES, Channel, DeviceType, FieldSpec, Value, fields_of
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+ROOM_PATTERN = r"^[^\x00-\x1f\x7f\\]{1,64}$"
 # Envelope keys: everything else in a payload is a device value.
 ENVELOPE = frozenset({"type", "ts", "seq", "room", "home_id", "device_id"})
 
@@ -69,7 +70,8 @@ class _Envelope(BaseModel):
 
     ts: AwareDatetime
     seq: Annotated[int, Field(ge=0)]
-    room: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    # Free text, but no control characters or backslashes (they do not survive line protocol).
+    room: Annotated[str, Field(pattern=ROOM_PATTERN)] | None = None
     home_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
     device_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
 

@@ -148,6 +148,8 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Lim
         )
 
     ts = model.ts.astimezone(timezone.utc) if model.ts is not None else received_at
+    # Stores keep milliseconds; truncate here so every consumer sees the stored time.
+    ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)
     if ts - received_at > limits.max_future:
         return Rejection(
             RejectReason.TS_IN_FUTURE,
