@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,7 +20,8 @@ class BrokerSettings(BaseModel):
     mode: Literal["embedded", "external"] = "embedded"
     host: str = "127.0.0.1"
     port: int = Field(1883, ge=1, le=65535)
-    protocol: Literal["3.1.1", "5"] = "5"
+    # 3.1.1 works everywhere (the embedded broker speaks nothing newer); 5 with Mosquitto/EMQX.
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
     username: str | None = "tecwatch-ingest"
     password: SecretStr | None = None
     tls: bool = False
@@ -30,6 +31,12 @@ class BrokerSettings(BaseModel):
     reconnect_max_s: float = Field(60.0, gt=0)
     # How long the broker keeps a disconnected ingest session (MQTT 5 session expiry).
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+
+    @model_validator(mode="after")
+    def _embedded_speaks_311(self) -> BrokerSettings:
+        if self.mode == "embedded" and self.protocol == "5":
+            raise ValueError("the embedded broker speaks MQTT 3.1.1 only; use protocol 3.1.1 or an external broker")
+        return self
 
 
 class StoreSettings(BaseModel):

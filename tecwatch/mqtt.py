@@ -1,0 +1,71 @@
+"""paho-mqtt clients configured from ``BrokerSettings`` (MQTT 3.1.1 or 5, persistent sessions)."""
+
+from __future__ import annotations
+
+import ssl
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from tecwatch.settings import BrokerSettings
+
+
+class BrokerConnection:
+    """A paho client plus what it needs to (re)connect; ``connect_async`` + ``loop_start``."""
+
+    def __init__(
+        self,
+        broker: BrokerSettings,
+        client_id: str,
+        *,
+        persistent: bool,
+        receive_maximum: int | None = None,
+    ):
+        self.broker = broker
+        self.v5 = broker.protocol == "5"
+        self.persistent = persistent
+        kwargs = {} if self.v5 else {"clean_session": not persistent}
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+            **kwargs,
+        )
+        if broker.username:
+            password = broker.password.get_secret_value() if broker.password else None
+            self.client.username_pw_set(broker.username, password)
+        if broker.tls:
+            self.client.tls_set(
+                ca_certs=str(broker.tls_ca_file) if broker.tls_ca_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        # paho reconnects by itself from the network thread, doubling the delay up to the max.
+        self.client.reconnect_delay_set(int(broker.reconnect_min_s) or 1, int(broker.reconnect_max_s))
+        self._properties: Properties | None = None
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            if persistent:
+                # MQTT 5 ends a session at disconnect unless told to keep it.
+                props.SessionExpiryInterval = broker.session_expiry_s
+            if receive_maximum:
+                props.ReceiveMaximum = receive_maximum
+            self._properties = props
+
+    def start(self) -> None:
+        """Connect in the background; keeps retrying until the broker answers."""
+        if self.v5:
+            self.client.connect_async(
+                self.broker.host,
+                self.broker.port,
+                keepalive=self.broker.keepalive_s,
+                clean_start=not self.persistent,
+                properties=self._properties,
+            )
+        else:
+            self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
