@@ -1,0 +1,5 @@
+import sys
+
+from tecwatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""The ``tecwatch`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from tecwatch.settings import Settings
+
+
+def _cmd_ingest(settings: Settings, _args: argparse.Namespace) -> int:
+    from tecwatch.ingest.runner import IngestWorker
+
+    worker = IngestWorker(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker.start()
+    stop.wait()
+    worker.stop()
+    return 0
+
+
+def _cmd_broker(settings: Settings, _args: argparse.Namespace) -> int:
+    from tecwatch.broker import EmbeddedBroker
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with EmbeddedBroker(settings.broker.host, settings.broker.port):
+        print(f"embedded broker on {settings.broker.host}:{settings.broker.port}; Ctrl-C to stop", flush=True)
+        stop.wait()
+    return 0
+
+
+def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.demo import run_demo
+
+    run_demo(settings, homes=args.homes, rate=args.rate, duration=args.duration,
+             out=lambda s: print(s, flush=True))
+    return 0
+
+
+def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.db import make_engine
+    from tecwatch.ingest.deadletter import DeadLetterStore
+
+    store = DeadLetterStore(make_engine(settings.registry.url))
+    counts = store.count_by_reason()
+    print("dead letters by reason: " + (", ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "none"))
+    for d in store.list(reason=args.reason, limit=args.limit):
+        raw = d.payload[:120].decode("utf-8", "replace")
+        print(f"#{d.id} {d.received_at.isoformat()} {d.reason} {d.topic}\n    {d.detail}\n    payload: {raw}")
+    return 0
+
+
+def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
+    from tecwatch.devices import DEVICE_TYPES
+    from tecwatch.devices.catalogue import fields_of
+
+    for dt in DEVICE_TYPES.values():
+        kind = "ALARM" if dt.is_alarm_device else "reading"
+        fields = ", ".join(f"{f.name}{'*' if f.required else ''}:{f.kind}{' ' + f.unit if f.unit else ''}"
+                           for f in fields_of(dt))
+        print(f"{dt.name:14} {kind:8} on {'/'.join(dt.channels):14} {dt.label}\n{'':16}{fields}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tecwatch", description="Technology-enabled care monitoring.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("ingest", help="run an ingest worker (MQTT -> time-series store)").set_defaults(fn=_cmd_ingest)
+    sub.add_parser("broker", help="run the embedded MQTT broker on its own").set_defaults(fn=_cmd_broker)
+    demo = sub.add_parser("demo", help="embedded broker + ingest + simulated homes, printing what is stored")
+    demo.add_argument("--homes", type=int, default=3)
+    demo.add_argument("--rate", type=float, default=5.0, help="messages per second from the feed")
+    demo.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
+    demo.set_defaults(fn=_cmd_demo)
+    dl = sub.add_parser("dead-letters", help="list rejected messages and why")
+    dl.add_argument("--reason", default=None)
+    dl.add_argument("--limit", type=int, default=20)
+    dl.set_defaults(fn=_cmd_dead_letters)
+    sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # amqtt logs every connection at INFO; keep the console readable.
+    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    logging.getLogger("transitions").setLevel(logging.WARNING)
+    return args.fn(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
