@@ -1,0 +1,112 @@
+"""Helpers for tests that talk to real brokers and stores."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import paho.mqtt.client as mqtt
+
+from tecwatch.ingest.store import TimeSeriesStore
+
+
+@dataclass(frozen=True)
+class Sent:
+    topic: str
+    payload: bytes
+    home_id: str
+    device_id: str
+    ts: datetime
+
+
+def reading_stream(
+    count: int,
+    homes: int = 10,
+    devices: int = 5,
+    start: datetime | None = None,
+    step: timedelta = timedelta(seconds=1),
+) -> list[Sent]:
+    """``count`` distinct motion/temperature readings spread over homes and devices."""
+    start = start or datetime.now(timezone.utc) - timedelta(hours=1)
+    start = start.replace(microsecond=start.microsecond // 1000 * 1000)  # stores keep milliseconds
+    out = []
+    for i in range(count):
+        h, d = i % homes, (i // homes) % devices
+        k = i // (homes * devices)
+        home_id, device_id = f"home-{h}", f"dev-{d}"
+        ts = start + k * step + timedelta(milliseconds=d)
+        if d % 2:
+            body = {"type": "temperature", "temperature": round(15 + (i % 100) / 10, 1)}
+        else:
+            body = {"type": "motion", "occupancy": bool(i % 3)}
+        body |= {"ts": ts.isoformat(timespec="milliseconds"), "seq": i, "room": f"room {d}"}
+        out.append(Sent(f"tec/v1/{home_id}/{device_id}/reading", json.dumps(body).encode(), home_id, device_id, ts))
+    return out
+
+
+class Publisher:
+    """A real paho publisher at QoS 1 that can wait until the broker has taken everything."""
+
+    def __init__(self, host: str, port: int, protocol: str = "5", client_id: str | None = None):
+        v5 = protocol == "5"
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id or f"test-pub-{uuid.uuid4().hex[:8]}",
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        )
+        self.client.username_pw_set("test-publisher")
+        self.client.max_inflight_messages_set(1000)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect(host, port)
+        self.client.loop_start()
+        self._infos: list[mqtt.MQTTMessageInfo] = []
+
+    def publish(self, messages: Iterable[Sent | tuple[str, bytes]], qos: int = 1) -> None:
+        for m in messages:
+            topic, payload = (m.topic, m.payload) if isinstance(m, Sent) else m
+            self._infos.append(self.client.publish(topic, payload, qos=qos))
+
+    def wait_all_published(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        for info in self._infos:
+            while not info.is_published():
+                if time.monotonic() > deadline:
+                    done = sum(i.is_published() for i in self._infos)
+                    raise AssertionError(f"broker took only {done}/{len(self._infos)} messages in {timeout}s")
+                time.sleep(0.01)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def stored_keys(store: TimeSeriesStore, sent: Sequence[Sent]) -> set[tuple[str, str, datetime]]:
+    """(home, device, ts) of everything stored for the homes in ``sent``, within its time span."""
+    start = min(s.ts for s in sent) - timedelta(seconds=1)
+    end = max(s.ts for s in sent) + timedelta(seconds=1)
+    keys: set[tuple[str, str, datetime]] = set()
+    for home in sorted({s.home_id for s in sent}):
+        for r in store.readings(home, start, end, limit=1_000_000):
+            keys.add((r.home_id, r.device_id, r.ts))
+    return keys
+
+
+def expected_keys(sent: Sequence[Sent]) -> set[tuple[str, str, datetime]]:
+    return {(s.home_id, s.device_id, s.ts) for s in sent}
+
+
+def count_stored(store: TimeSeriesStore, sent: Sequence[Sent]) -> int:
+    return len(stored_keys(store, sent))

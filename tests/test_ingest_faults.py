@@ -1,0 +1,129 @@
+"""Fault tests: the ingest process is SIGKILLed, and InfluxDB goes away, mid-stream. Nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tecwatch.ingest.store.influx import InfluxStore
+from tecwatch.localservices import Influxd, Mosquitto
+
+from support import Publisher, count_stored, expected_keys, reading_stream, stored_keys, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+class IngestProcess:
+    """``tecwatch ingest`` as a real OS process, configured only through TECWATCH_* variables."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "ingest"], env=self.env,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_until(lambda: b"subscribing" in self.log_path.read_bytes()[offset:], 20,
+                   f"ingest to subscribe (log: {self.log_path})")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def ingest_env(broker: Mosquitto, influx_url: str, database: str, tmp_path: Path, protocol: str) -> dict[str, str]:
+    return {
+        "TECWATCH_BROKER__MODE": "external",
+        "TECWATCH_BROKER__HOST": broker.host,
+        "TECWATCH_BROKER__PORT": str(broker.port),
+        "TECWATCH_BROKER__PROTOCOL": protocol,
+        "TECWATCH_STORE__BACKEND": "influxdb",
+        "TECWATCH_STORE__INFLUX_URL": influx_url,
+        "TECWATCH_STORE__INFLUX_DATABASE": database,
+        "TECWATCH_REGISTRY__URL": f"sqlite:///{tmp_path}/registry.db",
+        "TECWATCH_INGEST__CLIENT_ID": f"ingest-{uuid.uuid4().hex[:8]}",
+        "TECWATCH_INGEST__STATS_INTERVAL_S": "1",
+        "TECWATCH_INGEST__STORE_RETRY_MAX_S": "2",
+    }
+
+
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
+def test_sigkill_mid_stream_loses_nothing(tmp_path, influxd, protocol):
+    total = 12_000
+    database = f"kill_{uuid.uuid4().hex[:8]}"
+    store = InfluxStore(influxd.url, database)
+    sent = reading_stream(total, homes=20, devices=5)
+    with Mosquitto(tmp_path / "mosquitto") as broker:
+        ingest = IngestProcess(ingest_env(broker, influxd.url, database, tmp_path, protocol), tmp_path / "ingest.log")
+        pub = Publisher(broker.host, broker.port, protocol)
+        try:
+            ingest.start()
+            publishing = threading.Thread(target=lambda: (pub.publish(sent), pub.wait_all_published(120)))
+            publishing.start()
+            # Kill it while it is busy: some stored, more in flight, more still to come.
+            wait_until(lambda: count_stored(store, sent) >= 2000, 60, "ingest to store 2000", interval=0.2)
+            ingest.kill()
+            at_kill = count_stored(store, sent)
+            assert at_kill < total, "stream finished before the kill; the test proves nothing"
+            publishing.join(120)
+            ingest.start()
+            wait_until(lambda: count_stored(store, sent) >= total, 120, "all readings stored", interval=0.5)
+            assert stored_keys(store, sent) == expected_keys(sent)  # every one, exactly once in effect
+            # The kill left messages unacknowledged, and the broker sent them again.
+            log = (tmp_path / "ingest.log").read_text()
+            assert max(int(n) for n in re.findall(r"redelivered=(\d+)", log)) > 0
+        finally:
+            pub.close()
+            ingest.stop()
+            store.close()
+
+
+def test_influxdb_outage_mid_stream_loses_nothing(tmp_path):
+    with Influxd(tmp_path / "influxd") as influx, Mosquitto(tmp_path / "mosquitto") as broker:
+        database = "outage"
+        store = InfluxStore(influx.url, database)
+        ingest = IngestProcess(ingest_env(broker, influx.url, database, tmp_path, "5"), tmp_path / "ingest.log")
+        pub = Publisher(broker.host, broker.port)
+        sent = reading_stream(6000, homes=10, devices=5)
+        try:
+            ingest.start()
+            pub.publish(sent[:2000])
+            pub.wait_all_published()
+            wait_until(lambda: count_stored(store, sent) >= 2000, 60, "first part stored", interval=0.2)
+            influx.stop()
+            pub.publish(sent[2000:4000])  # arrives while the store is down
+            pub.wait_all_published()
+            wait_until(lambda: "unavailable" in (tmp_path / "ingest.log").read_text(), 20,
+                       "ingest to notice the outage")
+            influx.start()
+            pub.publish(sent[4000:])
+            pub.wait_all_published()
+            wait_until(lambda: count_stored(store, sent) >= len(sent), 90, "all readings stored", interval=0.5)
+            assert stored_keys(store, sent) == expected_keys(sent)
+            assert "is back" in (tmp_path / "ingest.log").read_text()
+        finally:
+            pub.close()
+            ingest.stop()
+            store.close()
