@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import ValidationError
 
@@ -55,14 +56,29 @@ class Limits:
     max_age: timedelta = timedelta(days=90)
 
 
-@dataclass(frozen=True, slots=True)
-class Topic:
+class Topic(NamedTuple):
     home_id: str
     device_id: str
     channel: Channel
 
 
+_ID_BODY = ID_PATTERN.strip("^$")
+_TOPIC = re.compile(f"tec/v1/({_ID_BODY})/({_ID_BODY})/(reading|event|status)")
+_CHANNELS = {c.value: c for c in Channel}
+
+
 def parse_topic(topic: str) -> Topic | Rejection:
+    m = _TOPIC.fullmatch(topic)
+    if m is not None:
+        home_id, device_id, channel = m.groups()
+        ch = _CHANNELS[channel]
+        if (ch is Channel.STATUS) == (device_id == GATEWAY_DEVICE_ID):
+            return Topic(home_id, device_id, ch)
+    return _explain_topic(topic)
+
+
+def _explain_topic(topic: str) -> Topic | Rejection:
+    """The slow path: say exactly what is wrong with a topic."""
     if not topic.startswith(TOPIC_PREFIX):
         return Rejection(RejectReason.BAD_TOPIC, f"topic {topic!r} is not under {TOPIC_PREFIX}")
     parts = topic[len(TOPIC_PREFIX) :].split("/")
@@ -148,14 +164,16 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Lim
         )
 
     ts = model.ts.astimezone(timezone.utc) if model.ts is not None else received_at
-    # Stores keep milliseconds; truncate here so every consumer sees the stored time.
-    ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)
-    if ts - received_at > limits.max_future:
+    if ts.microsecond % 1000:
+        # Stores keep milliseconds; truncate here so every consumer sees the stored time.
+        ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)
+    ahead = ts - received_at
+    if ahead > limits.max_future:
         return Rejection(
             RejectReason.TS_IN_FUTURE,
-            f"ts {ts.isoformat()} is {(ts - received_at).total_seconds():.0f}s ahead of the platform clock",
+            f"ts {ts.isoformat()} is {ahead.total_seconds():.0f}s ahead of the platform clock",
         )
-    if received_at - ts > limits.max_age:
+    if -ahead > limits.max_age:
         return Rejection(
             RejectReason.TS_TOO_OLD, f"ts {ts.isoformat()} is older than {limits.max_age.days} days"
         )
