@@ -36,6 +36,9 @@ class MqttIngest:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         self._generation = 0
+        self._filter = (
+            f"$share/{settings.share_group}/{settings.topic_filter}" if settings.share_group else settings.topic_filter
+        )
         self.subscribed = threading.Event()
 
     def start(self) -> None:
@@ -52,9 +55,9 @@ class MqttIngest:
             return
         self._generation += 1
         log.info("connected to broker (session present: %s); subscribing to %s",
-                 flags.session_present, self._settings.topic_filter)
+                 flags.session_present, self._filter)
         # Subscribing again is harmless when the session already has it, and needed when not.
-        client.subscribe(self._settings.topic_filter, qos=1)
+        client.subscribe(self._filter, qos=1)
         self.subscribed.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:  # noqa: ANN001

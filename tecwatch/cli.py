@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import threading
 
+from pydantic import ValidationError
+
+from tecwatch import logs
 from tecwatch.settings import Settings
 
 
-def _cmd_ingest(settings: Settings, _args: argparse.Namespace) -> int:
-    from tecwatch.ingest.runner import IngestWorker
+def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.ingest.workers import WorkerPool, run_worker
 
-    worker = IngestWorker(settings)
+    if args.workers:
+        settings = Settings(ingest=settings.ingest.model_copy(update={"workers": args.workers}))
+    if settings.ingest.workers == 1:
+        run_worker(settings)
+        return 0
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker.start()
-    stop.wait()
-    worker.stop()
+    WorkerPool(settings).run(stop)
     return 0
 
 
@@ -72,7 +76,10 @@ def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tecwatch", description="Technology-enabled care monitoring.")
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("ingest", help="run an ingest worker (MQTT -> time-series store)").set_defaults(fn=_cmd_ingest)
+    ing = sub.add_parser("ingest", help="run ingest (MQTT -> time-series store)")
+    ing.add_argument("--workers", type=int, default=None,
+                     help="worker processes on one shared subscription (needs Mosquitto); default 1")
+    ing.set_defaults(fn=_cmd_ingest)
     sub.add_parser("broker", help="run the embedded MQTT broker on its own").set_defaults(fn=_cmd_broker)
     demo = sub.add_parser("demo", help="embedded broker + ingest + simulated homes, printing what is stored")
     demo.add_argument("--homes", type=int, default=3)
@@ -89,16 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # amqtt logs every connection at INFO; keep the console readable.
-    logging.getLogger("amqtt").setLevel(logging.WARNING)
-    logging.getLogger("transitions").setLevel(logging.WARNING)
-    return args.fn(settings, args)
+    try:
+        settings = Settings()
+    except ValidationError as err:
+        print(f"tecwatch: configuration error (TECWATCH_* variables):\n{err}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    try:
+        return args.fn(settings, args)
+    except ValidationError as err:
+        print(f"tecwatch: configuration error:\n{err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -64,6 +64,10 @@ class IngestSettings(BaseModel):
     client_id: str = "tecwatch-ingest"
     # One filter for the whole namespace: anything that does not parse is dead-lettered, not ignored.
     topic_filter: str = "tec/v1/#"
+    # Worker processes on one shared subscription ($share/<group>/...): the broker splits the
+    # stream between them. Each keeps its own persistent session (client id "<client_id>-<n>").
+    workers: int = Field(1, ge=1, le=64)
+    share_group: str | None = None
     batch_max_size: int = Field(5000, ge=1)
     batch_max_wait_s: float = Field(0.2, gt=0)
     # Upper bound on unacknowledged messages the broker may send us (MQTT 5 Receive Maximum).
@@ -79,6 +83,8 @@ class IngestSettings(BaseModel):
 
 
 class Settings(BaseSettings):
+    """Everything configurable; built once per process (from TECWATCH_* variables by default)."""
+
     model_config = SettingsConfigDict(
         env_prefix="TECWATCH_",
         env_nested_delimiter="__",
@@ -91,3 +97,9 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     registry: RegistrySettings = RegistrySettings()
     ingest: IngestSettings = IngestSettings()
+
+    @model_validator(mode="after")
+    def _shared_needs_a_real_broker(self) -> Settings:
+        if self.broker.mode == "embedded" and (self.ingest.workers > 1 or self.ingest.share_group):
+            raise ValueError("several ingest workers need an external broker with shared subscriptions (Mosquitto)")
+        return self
