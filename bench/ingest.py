@@ -3,10 +3,13 @@
 Starts its own mosquitto and influxd on loopback ports, queues N QoS 1 readings from M homes
 for each consumer's persistent session, then times how fast each consumer drains them:
 
-- bare:   paho subscriber, QoS 1 with automatic acks, counting messages (the ceiling);
-- ingest: the real ingest (validation, batching, InfluxDB writes, acks after durability).
+- bare:   one paho subscriber, QoS 1 with automatic acks, counting messages (the ceiling of
+          one Python MQTT client on this machine);
+- ingest: `tecwatch ingest --workers W` processes on one shared subscription, doing the real
+          work (validation, batching, InfluxDB writes, acks only after durability). The rate
+          is read from InfluxDB itself: points stored per second, first to last.
 
-Usage: python bench/ingest.py [--readings 200000] [--homes 1000] [--store influxdb|sqlite]
+Usage: python bench/ingest.py [--readings 200000] [--homes 1000] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,9 +29,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from tqdm import tqdm
 
-from tecwatch.ingest.runner import IngestWorker
+from tecwatch.ingest.store import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
-from tecwatch.settings import BrokerSettings, IngestSettings, RegistrySettings, Settings, StoreSettings
 
 DEVICES = (("pir-hall", "motion", "hall"), ("pir-kitchen", "motion", "kitchen"), ("door-front", "door", "hall"),
            ("temp-lounge", "temperature", "lounge"), ("plug-kettle", "plug", "kitchen"))
@@ -61,14 +66,14 @@ def client(port: int, client_id: str, clean: bool) -> mqtt.Client:
     return c
 
 
-def register_session(port: int, client_id: str) -> None:
+def register_session(port: int, client_id: str, topic_filter: str = "tec/v1/#") -> None:
     """Create a persistent QoS 1 subscription, then go away so the broker queues for it."""
     c = client(port, client_id, clean=False)
     done = threading.Event()
     c.on_subscribe = lambda *a: done.set()
     c.connect("127.0.0.1", port)
     c.loop_start()
-    c.subscribe("tec/v1/#", qos=1)
+    c.subscribe(topic_filter, qos=1)
     done.wait(10)
     c.disconnect()
     c.loop_stop()
@@ -79,7 +84,13 @@ def publish(port: int, messages: list[tuple[str, bytes]]) -> float:
     c.connect("127.0.0.1", port)
     c.loop_start()
     t0 = time.perf_counter()
-    infos = [c.publish(t, p, qos=1) for t, p in tqdm(messages, desc="publishing", unit="msg", leave=False)]
+    infos: list[mqtt.MQTTMessageInfo] = []
+    for i, (topic, payload) in enumerate(tqdm(messages, desc="publishing", unit="msg", leave=False)):
+        if i % 20_000 == 0:  # packet ids are 16-bit: never have more than 65,535 outstanding
+            for info in infos:
+                info.wait_for_publish(120)
+            infos.clear()
+        infos.append(c.publish(topic, payload, qos=1))
     for info in infos:
         info.wait_for_publish(120)
     rate = len(messages) / (time.perf_counter() - t0)
@@ -111,62 +122,95 @@ def drain_bare(port: int, n: int) -> float:
     return n / elapsed
 
 
-def drain_ingest(settings: Settings, n: int) -> tuple[float, IngestWorker]:
-    worker = IngestWorker(settings)
-    t0 = time.perf_counter()
-    worker.start()
-    with tqdm(total=n, desc="ingest stored", unit="rd", leave=False) as bar:
-        last = 0
-        while (acked := worker.stats().acked) < n:
-            bar.update(acked - last)
-            last = acked
-            if time.perf_counter() - t0 > 900:
-                raise SystemExit(f"ingest stored only {acked}/{n}")
-            time.sleep(0.05)
-        bar.update(acked - last)
-    elapsed = time.perf_counter() - t0
-    return n / elapsed, worker
+def register_ingest_sessions(port: int, client_id: str, workers: int) -> None:
+    """The sessions `tecwatch ingest --workers N` will use (one plain, or N shared)."""
+    if workers == 1:
+        register_session(port, client_id)
+    for i in range(workers if workers > 1 else 0):
+        register_session(port, f"{client_id}-{i}", f"$share/{client_id}/tec/v1/#")
+
+
+def drain_ingest(env: dict[str, str], store: InfluxStore, n: int, workers: int) -> tuple[float, float]:
+    """Run the ingest processes until all n readings are in InfluxDB; (readings/s, cpu s/reading)."""
+    proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "ingest", "--workers", str(workers)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first_at = first_count = None
+    try:
+        with tqdm(total=n, desc=f"ingest x{workers} stored", unit="rd", leave=False) as bar:
+            count = 0
+            while count < n:
+                if proc.poll() is not None:
+                    raise SystemExit(f"ingest exited early:\n{proc.stderr.read()[-2000:]}")
+                time.sleep(0.1)
+                series = store.query('SELECT count("activity") FROM "reading"')
+                new = series[0]["values"][0][1] if series else 0
+                if new and first_at is None:
+                    first_at, first_count = time.perf_counter(), new
+                bar.update(new - count)
+                count = new
+            done_at = time.perf_counter()
+        cpu = _tree_cpu_seconds(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    return (n - first_count) / (done_at - first_at), cpu / n
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    total = 0
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readings", type=int, default=200_000)
     ap.add_argument("--homes", type=int, default=1000)
-    ap.add_argument("--store", choices=["influxdb", "sqlite"], default="influxdb")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="ingest worker counts to measure")
     ap.add_argument("--batch", type=int, default=5000)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     messages = payloads(args.readings, args.homes)
-
+    results = []
     with tempfile.TemporaryDirectory(prefix="tecwatch-bench-") as tmp, \
             Mosquitto(Path(tmp) / "mosquitto") as broker, Influxd(Path(tmp) / "influxd") as influx:
-        settings = Settings(
-            broker=BrokerSettings(mode="external", port=broker.port, protocol="3.1.1", username="bench"),
-            store=StoreSettings(backend=args.store, influx_url=influx.url, influx_database="bench",
-                                sqlite_path=Path(tmp) / "readings.db"),
-            registry=RegistrySettings(url=f"sqlite:///{tmp}/registry.db"),
-            ingest=IngestSettings(client_id="bench-ingest", batch_max_size=args.batch, stats_interval_s=3600),
-        )
         register_session(broker.port, "bench-bare")
-        register_session(broker.port, "bench-ingest")
-        pub_rate = publish(broker.port, messages)  # queued once for each of the two sessions
-
+        print(f"publisher (QoS 1, to broker): {publish(broker.port, messages):,.0f} msg/s", flush=True)
         bare = drain_bare(broker.port, args.readings)
-        stored, worker = drain_ingest(settings, args.readings)
-        stats = worker.stats()
-        worker.stop()
-        in_store = sum(len(worker.store.readings(f"home-{h}", datetime(2000, 1, 1, tzinfo=timezone.utc),
-                                                 datetime.now(timezone.utc), limit=10**7))
-                       for h in range(args.homes)) if args.readings <= 50_000 else None
+        print(f"bare paho subscriber (count only): {bare:,.0f} msg/s", flush=True)
+        for workers in args.workers:
+            database = f"bench_{workers}"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | {
+                "TECWATCH_BROKER__MODE": "external",
+                "TECWATCH_BROKER__PORT": str(broker.port),
+                "TECWATCH_BROKER__USERNAME": "bench",
+                "TECWATCH_STORE__BACKEND": "influxdb",
+                "TECWATCH_STORE__INFLUX_URL": influx.url,
+                "TECWATCH_STORE__INFLUX_DATABASE": database,
+                "TECWATCH_REGISTRY__URL": f"sqlite:///{tmp}/registry.db",
+                "TECWATCH_INGEST__CLIENT_ID": f"bench-ingest-{workers}",
+                "TECWATCH_INGEST__BATCH_MAX_SIZE": str(args.batch),
+                "TECWATCH_INGEST__STATS_INTERVAL_S": "3600",
+            }
+            register_ingest_sessions(broker.port, f"bench-ingest-{workers}", workers)
+            publish(broker.port, messages)
+            store = InfluxStore(influx.url, database)
+            rate, cpu = drain_ingest(env, store, args.readings, workers)
+            store.close()
+            results.append((workers, rate, cpu))
+            print(f"ingest x{workers}: {rate:,.0f} readings/s stored", flush=True)
 
-    print(f"readings={args.readings} homes={args.homes} store={args.store} batch={args.batch}")
-    print(f"publisher (QoS 1, to broker):           {pub_rate:10,.0f} msg/s")
-    print(f"bare paho subscriber (count only):      {bare:10,.0f} msg/s")
-    print(f"ingest, durably stored and acked:       {stored:10,.0f} readings/s")
-    print(f"ratio ingest / bare:                    {stored / bare:10.2f}")
-    print(f"ingest counters: {stats.summary()}")
-    if in_store is not None:
-        print(f"read back from store: {in_store} of {args.readings}")
+    print(f"\nreadings={args.readings:,} homes={args.homes:,} batch={args.batch} cores={os.cpu_count()}")
+    print(f"{'consumer':34} {'per second':>12} {'ratio to bare':>14} {'ingest CPU/reading':>19}")
+    print(f"{'bare paho subscriber (count only)':34} {bare:12,.0f} {1:14.2f}")
+    for workers, rate, cpu in results:
+        label = f"ingest, {workers} worker{'s' if workers > 1 else ''} (stored in InfluxDB)"
+        print(f"{label:34} {rate:12,.0f} {rate / bare:14.2f} {cpu * 1e6:16.1f} us")
 
 
 if __name__ == "__main__":

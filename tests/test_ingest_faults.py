@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -24,19 +25,25 @@ pytestmark = pytest.mark.slow
 class IngestProcess:
     """``tecwatch ingest`` as a real OS process, configured only through TECWATCH_* variables."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, args: Sequence[str] = (),
+                 ready_marker: bytes = b"subscribing"):
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | env
         self.log_path = log_path
+        self.args = list(args)
+        self.ready_marker = ready_marker
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "ingest"], env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "ingest", *self.args], env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        wait_until(lambda: b"subscribing" in self.log_path.read_bytes()[offset:], 20,
+        wait_until(lambda: self.ready_marker in self.log_path.read_bytes()[offset:], 20,
                    f"ingest to subscribe (log: {self.log_path})")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -127,3 +134,34 @@ def test_influxdb_outage_mid_stream_loses_nothing(tmp_path):
             pub.close()
             ingest.stop()
             store.close()
+
+
+def test_two_workers_share_the_stream_and_a_killed_one_loses_nothing(tmp_path, influxd):
+    database = f"pool_{uuid.uuid4().hex[:8]}"
+    store = InfluxStore(influxd.url, database)
+    sent = reading_stream(8000, homes=20, devices=4)
+    with Mosquitto(tmp_path / "mosquitto") as broker:
+        env = ingest_env(broker, influxd.url, database, tmp_path, "5")
+        pool = IngestProcess(env, tmp_path / "ingest.log", ["--workers", "2"], ready_marker=b"subscribing to $share")
+        pub = Publisher(broker.host, broker.port)
+        try:
+            pool.start()
+            wait_until(lambda: pool.log().count("subscribing to $share/") >= 2, 20, "both workers subscribed")
+            publishing = threading.Thread(target=lambda: (pub.publish(sent), pub.wait_all_published(120)))
+            publishing.start()
+            wait_until(lambda: count_stored(store, sent) >= 1500, 60, "the pool to store 1500", interval=0.2)
+            victim = int(re.search(r"ingest worker 0 started \(pid (\d+)\)", pool.log()).group(1))
+            os.kill(victim, signal.SIGKILL)
+            assert count_stored(store, sent) < len(sent), "stream finished before the kill"
+            publishing.join(120)
+            wait_until(lambda: count_stored(store, sent) >= len(sent), 120, "all readings stored", interval=0.5)
+            assert stored_keys(store, sent) == expected_keys(sent)
+            assert "exited (code -9); restarting" in pool.log()
+        finally:
+            pub.close()
+            pool.stop()
+            store.close()
+    # Both workers took part: each one's final summary (on a clean stop) shows readings written.
+    written = dict(re.findall(r"\[worker (\d)\] tecwatch.ingest.runner: ingest worker stopped: "
+                              r"received=\d+ written=(\d+)", pool.log()))
+    assert int(written.get("0", 0)) > 0 and int(written.get("1", 0)) > 0, written
