@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections import deque
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 from datetime import datetime, timedelta, timezone
+from typing import Generic, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -197,9 +197,12 @@ class IngestService:
         return box.take(limit)
 
     def _flush(self, batch: Sequence[_Pending]) -> None:
-        readings = [p.reading for p in batch if p.reading is not None]
-        if readings and not self._retry("time-series store", lambda: self._write_readings(batch)):
+        if any(p.reading is not None for p in batch) and not self._retry(
+            "time-series store", lambda: self._write_readings(batch)
+        ):
             return
+        # Counted after the write: a reading the store refused has become a dead letter.
+        readings = [p.reading for p in batch if p.reading is not None]
         letters = [p.letter for p in batch if p.letter is not None]
         if letters and not self._retry("dead-letter store", lambda: self._dead_letters.add(letters)):
             return

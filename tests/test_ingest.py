@@ -313,3 +313,32 @@ def test_fuzzed_payloads_never_stop_valid_data(fuzz_worker, batch):
     wait_until(lambda: key in stored_keys(store, [sentinel]), 15, "the valid reading after the garbage",
                interval=0.02)
     assert all(t.is_alive() for t in worker.service._threads)  # noqa: SLF001
+
+
+def test_a_reading_the_store_refuses_is_dead_lettered_and_the_rest_stored(broker, tmp_path, influxd):
+    from tecwatch.ingest.store import InfluxStore
+
+    store = InfluxStore(influxd.url, f"conflict_{uuid.uuid4().hex[:8]}")
+    sent = reading_stream(40, homes=2, devices=2)  # dev-0 motion, dev-1 temperature
+    # Another writer got there first with `occupancy` as a string: InfluxDB now refuses booleans.
+    store.write_lines([f'reading,home_id=other,device_id=x,device_type=motion occupancy="yes" '
+                       f'{int(sent[0].ts.timestamp() * 1000)}'])
+    worker = started(IngestWorker(make_settings(broker, tmp_path), store=store))
+    pub = Publisher(broker.host, broker.port)
+    try:
+        pub.publish(sent)
+        pub.wait_all_published()
+        wait_until(lambda: worker.stats().acked == len(sent), 30, "everything acknowledged")
+        motion = [s for s in sent if s.device_id == "dev-0"]
+        others = [s for s in sent if s.device_id != "dev-0"]
+        assert stored_keys(store, others) == expected_keys(others)
+        stats = worker.stats()
+        assert stats.rejected == {"store_rejected": len(motion)}
+        assert stats.written == len(others)
+        letters = worker.dead_letters.list(reason="store_rejected", limit=100)
+        assert {d.payload for d in letters} == {s.payload for s in motion}
+        assert "conflict" in letters[0].detail
+    finally:
+        pub.close()
+        worker.stop()
+        store.close()
