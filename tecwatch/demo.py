@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from tecwatch.broker import EmbeddedBroker
 from tecwatch.ingest.runner import IngestWorker
+from tecwatch.localservices import free_port
 from tecwatch.settings import Settings
 from tecwatch.simulators.feed import run_feed
 
@@ -25,16 +26,10 @@ def _port_free(host: str, port: int) -> bool:
             return False
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def run_demo(settings: Settings, homes: int, rate: float, duration: float | None, out=print) -> None:
     broker = settings.broker
     if broker.mode == "embedded" and not _port_free(broker.host, broker.port):
-        port = _free_port(broker.host)
+        port = free_port(broker.host)
         out(f"Port {broker.port} is in use; the embedded broker will listen on {port} instead.")
         broker = broker.model_copy(update={"port": port})
     settings = settings.model_copy(update={"broker": broker})

@@ -25,10 +25,10 @@ INFLUXD_BIN = "/usr/bin/influxd"
 HOST = "127.0.0.1"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
+def free_port(host: str = HOST) -> int:
+    """A TCP port on ``host`` (loopback by default) that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
