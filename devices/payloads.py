@@ -7,6 +7,7 @@ offset), ``seq`` (per-gateway monotonic number), the type's fields and optional 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
@@ -124,3 +125,40 @@ GatewayStatusPayload = TypeAdapter(_GatewayStatusInput)
 def payload_values(model: BaseModel) -> dict[str, Value]:
     """The device values of a validated payload (envelope and absent fields left out)."""
     return {k: v for k, v in model.__dict__.items() if v is not None and k not in ENVELOPE}
+
+
+@dataclass(frozen=True)
+class PlatformMessage:
+    topic: str
+    payload: bytes
+    alarm: bool
+
+
+def platform_message(
+    *,
+    home_id: str,
+    device_id: str,
+    device_type: str,
+    ts: datetime,
+    seq: int,
+    room: str | None,
+    values: dict[str, Value],
+) -> PlatformMessage:
+    """The topic and JSON payload a gateway publishes for one device report.
+
+    Alarms go on the ``event`` channel where the type has one, so they are easy to tell apart
+    on the wire; everything else is a ``reading`` (or the gateway's ``status``).
+    """
+    dt = DEVICE_TYPES[device_type]
+    alarm = _any_holds(dt.alarm_when, values)
+    if Channel.STATUS in dt.channels:
+        channel = Channel.STATUS
+    elif Channel.READING in dt.channels and not (alarm and Channel.EVENT in dt.channels):
+        channel = Channel.READING
+    else:
+        channel = Channel.EVENT
+    body: dict[str, Any] = {"type": device_type, "ts": ts.isoformat(timespec="milliseconds"), "seq": seq}
+    if room is not None:
+        body["room"] = room
+    body.update(values)
+    return PlatformMessage(f"tec/v1/{home_id}/{device_id}/{channel}", json.dumps(body).encode(), alarm)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +50,16 @@ class Outbox:
 
     def put(self, topic: str, payload: bytes, alarm: bool = False) -> None:
         """Durably queue one message (returns once it is on disk)."""
+        self.put_sequenced(lambda _seq: (topic, payload, alarm))
+
+    def put_sequenced(self, make: Callable[[int], tuple[str, bytes, bool]]) -> int:
+        """Take the next sequence number, build ``(topic, payload, alarm)`` with it and queue
+        the message, all in one transaction (one disk sync); returns the sequence number."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                seq = self._db.execute("UPDATE counters SET value = value + 1 WHERE name = 'seq' RETURNING value").fetchone()[0]
+                topic, payload, alarm = make(seq)
                 self._db.execute("INSERT INTO outbox (alarm, topic, payload) VALUES (?, ?, ?)", (int(alarm), topic, payload))
                 over = self._count() - self.max_messages
                 if over > 0:
@@ -70,19 +78,23 @@ class Outbox:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return seq
 
-    def peek(self, limit: int = 100) -> list[Queued]:
-        """The next messages to send: alarms first, then oldest first."""
+    def peek(self, limit: int = 100, skip: Collection[int] = ()) -> list[Queued]:
+        """The next messages to send, alarms first, then oldest first, leaving out ``skip``
+        (the ids already on their way)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, topic, payload, alarm FROM outbox ORDER BY alarm DESC, id LIMIT ?", (limit,)
+                "SELECT id, topic, payload, alarm FROM outbox ORDER BY alarm DESC, id LIMIT ?", (limit + len(skip),)
             ).fetchall()
-        return [Queued(i, t, bytes(p), bool(a)) for i, t, p, a in rows]
+        return [Queued(i, t, bytes(p), bool(a)) for i, t, p, a in rows if i not in skip][:limit]
 
-    def remove(self, ids: list[int]) -> None:
-        """Forget messages the platform broker has acknowledged."""
+    def remove(self, ids: Collection[int]) -> None:
+        """Forget messages the platform broker has acknowledged (one transaction)."""
         with self._lock:
+            self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self._db.execute("COMMIT")
 
     def depth(self) -> int:
         with self._lock:

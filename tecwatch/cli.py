@@ -61,6 +61,24 @@ def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gateway(_settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.gateway.config import GatewayConfigError, load_config
+    from tecwatch.gateway.runner import run_gateway
+
+    try:
+        config = load_config(args.config)
+        config.platform_broker()  # reads password_file: fail now, not on first connect
+    except GatewayConfigError as err:
+        print(f"tecwatch gateway: {err}", file=sys.stderr)
+        return 2
+    logs.configure(config.log_level, tag=f"[gateway {config.home_id}] ")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_gateway(config, stop, stats_interval_s=args.stats_interval)
+    return 0
+
+
 def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.devices import DEVICE_TYPES
     from tecwatch.devices.catalogue import fields_of
@@ -90,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--reason", default=None)
     dl.add_argument("--limit", type=int, default=20)
     dl.set_defaults(fn=_cmd_dead_letters)
+    gw = sub.add_parser("gateway", help="run a home gateway (Zigbee2MQTT -> platform, store and forward)")
+    gw.add_argument("--config", required=True, help="gateway TOML file (see gateway/gateway.example.toml)")
+    gw.add_argument("--stats-interval", type=float, default=60.0, help="seconds between summary log lines")
+    gw.set_defaults(fn=_cmd_gateway)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
     return p
 

@@ -1,0 +1,159 @@
+"""The home gateway's configuration, read from a TOML file (``tecwatch gateway --config``).
+
+The hub is configured per home by whoever installs it, so its settings live in one file on the
+hub rather than in the platform's environment. See ``gateway/gateway.example.toml``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from tecwatch.devices import DEVICE_TYPES
+from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID
+from tecwatch.devices.payloads import ID_PATTERN, ROOM_PATTERN
+
+from tecwatch.settings import BrokerSettings
+
+
+class GatewayConfigError(ValueError):
+    """The config file is missing, not TOML, or describes an impossible gateway."""
+
+
+class _Strict(BaseModel):
+    # A typo in a hand-written file should be an error, not a silently ignored key.
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocalBroker(_Strict):
+    """The broker on the hub that Zigbee2MQTT publishes to."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    base_topic: str = "zigbee2mqtt"
+
+    @field_validator("base_topic")
+    @classmethod
+    def _plain_topic(cls, v: str) -> str:
+        if not v or any(c in v for c in "#+") or v.startswith("/") or v.endswith("/"):
+            raise ValueError("base_topic must be a plain topic like 'zigbee2mqtt'")
+        return v
+
+
+class PlatformBroker(_Strict):
+    """The platform broker; each home has its own credentials."""
+
+    host: str
+    port: int = Field(8883, ge=1, le=65535)
+    protocol: str = Field("3.1.1", pattern=r"^(3\.1\.1|5)$")
+    username: str
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    tls: bool = True
+    tls_ca_file: Path | None = None
+    keepalive_s: int = Field(30, ge=5)
+    # Reconnect backoff doubles up to this, so a hub finds a restarted platform within it.
+    reconnect_max_s: float = Field(30.0, ge=1)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> PlatformBroker:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password or password_file, not both")
+        return self
+
+
+class ConfiguredDevice(_Strict):
+    friendly_name: str = Field(min_length=1)
+    device_id: str = Field(pattern=ID_PATTERN)
+    type: str
+    room: str | None = Field(None, pattern=ROOM_PATTERN)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        if v not in DEVICE_TYPES or v == GATEWAY_DEVICE_ID:
+            known = ", ".join(t for t in DEVICE_TYPES if t != GATEWAY_DEVICE_ID)
+            raise ValueError(f"unknown device type {v!r}; known types: {known}")
+        return v
+
+
+class GatewayConfig(_Strict):
+    home_id: str = Field(pattern=ID_PATTERN)
+    data_dir: Path = Path("gateway-data")
+    heartbeat_s: float = Field(60.0, gt=0)
+    outbox_max_messages: int = Field(500_000, ge=100)
+    # Messages published to the platform and not yet acknowledged, at most.
+    max_in_flight: int = Field(500, ge=1, le=10_000)
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    local: LocalBroker = LocalBroker()
+    platform: PlatformBroker
+    devices: list[ConfiguredDevice] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_devices(self) -> GatewayConfig:
+        for attr in ("friendly_name", "device_id"):
+            seen: set[str] = set()
+            for d in self.devices:
+                value = getattr(d, attr)
+                if value in seen:
+                    raise ValueError(f"two devices have {attr} {value!r}")
+                seen.add(value)
+        if any(d.device_id == GATEWAY_DEVICE_ID for d in self.devices):
+            raise ValueError(f"device_id {GATEWAY_DEVICE_ID!r} is the gateway's own")
+        return self
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.data_dir / "outbox.db"
+
+    def local_broker(self) -> BrokerSettings:
+        return BrokerSettings(
+            mode="external", host=self.local.host, port=self.local.port,
+            username=self.local.username, password=self.local.password, tls=False,
+        )
+
+    def platform_broker(self) -> BrokerSettings:
+        p = self.platform
+        password = p.password
+        if p.password_file is not None:
+            try:
+                password = SecretStr(p.password_file.read_text().strip())
+            except OSError as err:
+                raise GatewayConfigError(f"cannot read platform.password_file: {err}") from err
+        return BrokerSettings(
+            mode="external", host=p.host, port=p.port, protocol=p.protocol,  # type: ignore[arg-type]
+            username=p.username, password=password, tls=p.tls, tls_ca_file=p.tls_ca_file,
+            keepalive_s=p.keepalive_s, reconnect_max_s=p.reconnect_max_s,
+        )
+
+
+def load_config(path: Path | str) -> GatewayConfig:
+    """Read and check a gateway config file; errors name the file and the offending key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise GatewayConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise GatewayConfigError(f"{path}: cannot read: {err}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise GatewayConfigError(f"{path}: not valid TOML: {err}") from None
+    try:
+        return GatewayConfig.model_validate(raw)
+    except ValidationError as err:
+        lines = [f"{path}: invalid gateway config:"]
+        for e in err.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            lines.append(f"  {where}: {e['msg']}")
+        raise GatewayConfigError("\n".join(lines)) from None

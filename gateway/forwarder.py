@@ -1,0 +1,82 @@
+"""Outbox -> platform broker at QoS 1; a message leaves the outbox only once the broker has it.
+
+While connected, up to ``max_in_flight`` outbox messages are published (alarms first, then in
+order). paho keeps unacknowledged QoS 1 messages and resends them itself after a reconnect, so
+the in-flight map survives an outage within the process; after a gateway restart the outbox
+still holds them and they are published again (a duplicate is harmless: same series and time).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+
+import paho.mqtt.client as mqtt
+from tecwatch.gateway.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class Forwarder:
+    def __init__(self, outbox: Outbox, client: mqtt.Client, max_in_flight: int = 500):
+        self._outbox = outbox
+        self._client = client
+        self._max_in_flight = max_in_flight
+        self._in_flight: dict[int, int] = {}  # paho mid -> outbox id; touched by the forwarder thread only
+        self._acked: deque[tuple[int, bool]] = deque()  # (mid, refused) from the network thread
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.refused = 0
+
+    def notify(self) -> None:
+        """Something new is in the outbox, or the connection came up."""
+        self._wake.set()
+
+    def on_publish(self, _client, _userdata, mid: int, reason_code, _properties) -> None:
+        # paho's network thread: record and wake, nothing more (no locks shared with publish()).
+        refused = bool(getattr(reason_code, "is_failure", False))
+        self._acked.append((mid, refused))
+        self._wake.set()
+
+    def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
+        while not stop.is_set():
+            self._wake.wait(idle_s)
+            self._wake.clear()
+            try:
+                self.pump()
+            except Exception:  # a full disk or a broken outbox must be loud, not a dead thread
+                log.exception("forwarding from the outbox failed; retrying")
+                stop.wait(idle_s)
+
+    def pump(self) -> int:
+        """Settle acknowledgements, then publish what fits in the window; returns how many."""
+        done: list[int] = []
+        while self._acked:
+            mid, refused = self._acked.popleft()
+            outbox_id = self._in_flight.pop(mid, None)
+            if outbox_id is None:
+                continue  # a heartbeat, or a message from before a reconnect already settled
+            if refused:
+                # Retrying cannot help (e.g. not authorised for the topic); keep it visible.
+                self.refused += 1
+                log.error("platform broker refused message %d; check this home's credentials/ACL", outbox_id)
+            done.append(outbox_id)
+        if done:
+            self._outbox.remove(done)
+            with self._lock:
+                self.sent += len(done)
+        room = self._max_in_flight - len(self._in_flight)
+        if room <= 0 or not self._client.is_connected():
+            return 0
+        batch = self._outbox.peek(room, skip=set(self._in_flight.values()))
+        for q in batch:
+            info = self._client.publish(q.topic, q.payload, qos=1)
+            # Even when the connection has just dropped, paho keeps a QoS 1 message and sends
+            # it on reconnect, so the mid is tracked either way.
+            self._in_flight[info.mid] = q.id
+        return len(batch)
+
+    def in_flight(self) -> int:
+        return len(self._in_flight)
