@@ -134,6 +134,21 @@ class PlatformMessage:
     alarm: bool
 
 
+def route(device_type: str, values: dict[str, Value]) -> tuple[Channel, bool]:
+    """The channel a report goes on, and whether it is an alarm.
+
+    Alarms go on the ``event`` channel where the type has one, so they are easy to tell apart
+    on the wire; everything else is a ``reading`` (or the gateway's ``status``).
+    """
+    dt = DEVICE_TYPES[device_type]
+    alarm = _any_holds(dt.alarm_when, values)
+    if Channel.STATUS in dt.channels:
+        return Channel.STATUS, alarm
+    if Channel.READING in dt.channels and not (alarm and Channel.EVENT in dt.channels):
+        return Channel.READING, alarm
+    return Channel.EVENT, alarm
+
+
 def platform_message(
     *,
     home_id: str,
@@ -144,19 +159,8 @@ def platform_message(
     room: str | None,
     values: dict[str, Value],
 ) -> PlatformMessage:
-    """The topic and JSON payload a gateway publishes for one device report.
-
-    Alarms go on the ``event`` channel where the type has one, so they are easy to tell apart
-    on the wire; everything else is a ``reading`` (or the gateway's ``status``).
-    """
-    dt = DEVICE_TYPES[device_type]
-    alarm = _any_holds(dt.alarm_when, values)
-    if Channel.STATUS in dt.channels:
-        channel = Channel.STATUS
-    elif Channel.READING in dt.channels and not (alarm and Channel.EVENT in dt.channels):
-        channel = Channel.READING
-    else:
-        channel = Channel.EVENT
+    """The topic and JSON payload a gateway publishes for one device report."""
+    channel, alarm = route(device_type, values)
     body: dict[str, Any] = {"type": device_type, "ts": ts.isoformat(timespec="milliseconds"), "seq": seq}
     if room is not None:
         body["room"] = room

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -79,6 +81,86 @@ def _cmd_gateway(_settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _homes_and_scenarios(args: argparse.Namespace):
+    from tecwatch.simulators.home import make_home
+    from tecwatch.simulators.scenarios import parse_scenario
+
+    if args.homes < 1:
+        raise ValueError("--homes must be 1 or more")
+    homes = [make_home(args.seed, i) for i in range(1, args.homes + 1)]
+    return homes, [parse_scenario(spec) for spec in args.scenario]
+
+
+def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.simulators.live import default_start, run_live
+
+    try:
+        homes, scenarios = _homes_and_scenarios(args)
+        broker = settings.broker
+        if args.broker:
+            host, _, port = args.broker.rpartition(":")
+            broker = broker.model_copy(update={"host": host or "127.0.0.1", "port": int(port)})
+    except ValueError as err:
+        print(f"tecwatch simulate: {err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.duration:
+        threading.Timer(args.duration, stop.set).start()
+    try:
+        result = run_live(
+            broker, homes, seed=args.seed, stop=stop, scenarios=scenarios, target=args.target, speed=args.speed,
+            start=default_start(args.speed, args.days_back), days=args.days, heartbeat_s=args.heartbeat,
+            base_topic=args.base_topic, truth_path=args.truth, out=lambda s: print(s, flush=True),
+        )
+    except ValueError as err:
+        print(f"tecwatch simulate: {err}", file=sys.stderr)
+        return 2
+    finally:
+        stop.set()
+    print(f"published {result.published} messages for {result.events} events; "
+          f"{len(result.truths)} scenarios injected", flush=True)
+    return 0
+
+
+def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.ingest.store import open_store
+    from tecwatch.simulators.backfill import backfill
+
+    try:
+        homes, scenarios = _homes_and_scenarios(args)
+        store = open_store(settings.store)
+    except ValueError as err:
+        print(f"tecwatch backfill: {err}", file=sys.stderr)
+        return 2
+    try:
+        result = backfill(store, homes, days=args.days, seed=args.seed, scenarios=scenarios,
+                          heartbeat_s=args.heartbeat, progress=not args.no_progress)
+    except ValueError as err:
+        print(f"tecwatch backfill: {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    if args.truth:
+        args.truth.write_text(json.dumps([t.as_dict() for t in result.truths], indent=1))
+    print(f"wrote {result.readings:,} readings for {len(homes)} homes x {args.days} days to "
+          f"{settings.store.backend} in {result.seconds:.1f}s ({result.rate:,.0f} readings/s); "
+          f"{len(result.truths)} scenarios injected", flush=True)
+    for t in result.truths:
+        print(f"  {t.kind} in {t.home_id}: {t.start:%Y-%m-%d %H:%M} to {t.end:%Y-%m-%d %H:%M} UTC "
+              f"(expect {t.expected_alert})")
+    return 0
+
+
+def _add_sim_args(p: argparse.ArgumentParser, homes: int) -> None:
+    p.add_argument("--homes", type=int, default=homes, help="simulated homes home-1..home-N")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same homes and days")
+    p.add_argument("--scenario", action="append", default=[], metavar="KIND:HOME[@[dN][T]HH:MM][+DURATION]",
+                   help="inject a scenario, e.g. fall:home-3@08:30 or cold_home:home-1@d2T18:00+6h (repeatable)")
+    p.add_argument("--truth", type=Path, default=None, help="write the injected scenarios (ground truth) as JSON")
+
+
 def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.devices import DEVICE_TYPES
     from tecwatch.devices.catalogue import fields_of
@@ -112,6 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--config", required=True, help="gateway TOML file (see gateway/gateway.example.toml)")
     gw.add_argument("--stats-interval", type=float, default=60.0, help="seconds between summary log lines")
     gw.set_defaults(fn=_cmd_gateway)
+    sim = sub.add_parser("simulate", help="run simulated homes live, publishing to a broker")
+    _add_sim_args(sim, homes=3)
+    sim.add_argument("--speed", type=float, default=1.0,
+                     help="clock speed; above 1 replays the last --days-back days, then carries on in real time")
+    sim.add_argument("--days-back", type=float, default=1.0)
+    sim.add_argument("--days", type=int, default=None, help="stop after this many simulated days")
+    sim.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    sim.add_argument("--target", choices=("platform", "zigbee2mqtt"), default="platform",
+                     help="platform messages, or Zigbee2MQTT states for a gateway's local broker")
+    sim.add_argument("--broker", default=None, metavar="HOST:PORT", help="publish here instead of the platform broker")
+    sim.add_argument("--base-topic", default="zigbee2mqtt")
+    sim.add_argument("--heartbeat", type=int, default=60, help="gateway heartbeat seconds (platform target)")
+    sim.set_defaults(fn=_cmd_simulate)
+    bf = sub.add_parser("backfill", help="write days of simulated history straight into the store")
+    _add_sim_args(bf, homes=100)
+    bf.add_argument("--days", type=int, default=30)
+    bf.add_argument("--heartbeat", type=int, default=300, help="gateway heartbeat seconds in the history")
+    bf.add_argument("--no-progress", action="store_true")
+    bf.set_defaults(fn=_cmd_backfill)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
     return p
 
