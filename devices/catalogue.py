@@ -151,14 +151,15 @@ DEVICE_TYPES: dict[str, DeviceType] = {
         ),
         DeviceType(
             "pendant", "Pendant alarm button", (_E,),
-            (FieldSpec("action", "choice", required=True, choices=("press", "cancel")),),
+            # No action on a battery check-in: a pendant that stops checking in is a risk too.
+            (FieldSpec("action", "choice", choices=("press", "cancel")),),
             alarm_when=(Condition("action", "eq", "press"),),
             activity_when=(Condition("action", "present"),),
             expected_interval_s=24 * 3600,
         ),
         DeviceType(
             "fall_detector", "Fall detector", (_E,),
-            (FieldSpec("action", "choice", required=True, choices=("fall", "cancel")),),
+            (FieldSpec("action", "choice", choices=("fall", "cancel")),),
             alarm_when=(Condition("action", "eq", "fall"),),
             expected_interval_s=24 * 3600,
         ),

@@ -177,6 +177,9 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Lim
         return Rejection(
             RejectReason.TS_TOO_OLD, f"ts {ts.isoformat()} is older than {limits.max_age.days} days"
         )
+    values = payload_values(model)
+    if not values:
+        return Rejection(RejectReason.INVALID_VALUE, f"a {dt.name} message must carry at least one of its values")
     return make_reading(
         home_id=where.home_id,
         device_id=where.device_id,
@@ -185,5 +188,5 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Lim
         ts=ts,
         seq=model.seq,
         room=model.room,
-        values=payload_values(model),
+        values=values,
     )

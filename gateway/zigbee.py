@@ -93,6 +93,8 @@ def translate(device_type: str, state: dict[str, Any], now: datetime) -> Transla
         return Skipped(f"unknown device type {device_type!r}")
     if not isinstance(state, dict):
         return Skipped("state is not a JSON object")
+    if any(state.get(k, 0) in ("", None) for k in ("action", "click")):
+        return Skipped("the empty action that follows a press")
     specs = {f.name: f for f in fields_of(dt)}
     values: dict[str, Value] = {}
     for key, raw in state.items():
@@ -117,6 +119,8 @@ def translate(device_type: str, state: dict[str, Any], now: datetime) -> Transla
     missing = [f.name for f in dt.fields if f.required and f.name not in values]
     if missing:
         return Skipped(f"no usable {', '.join(missing)} in the message")
+    if not values:
+        return Skipped("nothing the platform uses in the message")
     return Translated(values, parse_last_seen(state.get("last_seen")) or now)
 
 

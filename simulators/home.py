@@ -227,6 +227,8 @@ def checkin_values(history: History, device: SimDevice, t: datetime, leaking: bo
         return {"water_leak": leaking}
     if device.device_type == "smoke":
         return {"smoke": False}
+    if device.device_type in ("pendant", "fall_detector"):
+        return {}  # a button's check-in is its battery level alone
     ts, vs = history.get(device.device_id, ([], []))
     i = bisect.bisect_right(ts, t)
     name = "contact" if device.device_type == "door" else "occupancy"

@@ -48,6 +48,9 @@ class SimClock:
         sim = self.start + timedelta(seconds=(time.monotonic() - self.started) * self.speed)
         return min(sim, datetime.now(timezone.utc))
 
+    def caught_up(self) -> bool:
+        return self.start + timedelta(seconds=(time.monotonic() - self.started) * self.speed) >= datetime.now(timezone.utc)
+
     def wall_seconds_until(self, ts: datetime) -> float:
         """Roughly how long to sleep before the clock reaches ``ts``."""
         ahead = (ts - self.now()).total_seconds()
@@ -134,6 +137,7 @@ def run_live(
     conn.client.max_inflight_messages_set(1000)
     conn.start()
     last: mqtt.MQTTMessageInfo | None = None
+    caught_up = False
     next_report = clock.start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     out(f"simulating {len(homes)} homes from {clock.start:%Y-%m-%d %H:%M} UTC at {speed:g}x -> {target}")
     try:
@@ -149,6 +153,9 @@ def run_live(
                 last = conn.client.publish(msg.topic, msg.payload, qos=1)
                 result.published += 1
             result.events += 1
+            if speed > 1 and not caught_up and clock.caught_up():
+                caught_up = True
+                out(f"caught up with real time after {result.published} messages; carrying on in real time")
             if event.ts >= next_report:
                 out(f"{event.ts:%Y-%m-%d %H:%M} UTC: {result.published} messages published")
                 next_report += timedelta(hours=max(1, round(speed / 600)))

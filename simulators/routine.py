@@ -259,7 +259,7 @@ def _periodic(ctx: _Ctx, lo: datetime, hi: datetime, activity: list[_Raw], boils
             for _, t in slots(lo, hi, 3600, ctx.rng("phase", d.device_id).random()):
                 if not any(on <= t <= off for on, off in boils):
                     out.append((t, d.device_id, {"power": 0.0}))
-        elif dt.battery_powered and Channel.READING in dt.channels:
+        elif dt.battery_powered:
             # Check in well inside the interval the platform expects to hear from the device.
             period = dt.expected_interval_s / 3
             for k, nominal in slots(lo, hi, period, ctx.rng("phase", d.device_id).random(), margin_s=period / 10):

@@ -140,6 +140,8 @@ REJECTIONS = [
      RejectReason.INVALID_VALUE, "less than or equal to 85"),
     ("missing required value", "tec/v1/h/d/reading", {"type": "motion", "ts": TS, "seq": 1},
      RejectReason.INVALID_VALUE, "occupancy: Field required"),
+    ("no values at all", "tec/v1/h/p/event", {"type": "pendant", "ts": TS, "seq": 1},
+     RejectReason.INVALID_VALUE, "must carry at least one of its values"),
     ("unknown field", "tec/v1/h/d/reading", {"type": "motion", "ts": TS, "seq": 1, "occupancy": True, "tmp": 1},
      RejectReason.INVALID_VALUE, "tmp"),
     ("room with a backslash", "tec/v1/h/d/reading", {"type": "motion", "ts": TS, "seq": 1, "occupancy": True,

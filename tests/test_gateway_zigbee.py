@@ -32,6 +32,8 @@ CASES = [
     ("pendant cancel", "pendant", {"action": "off"}, {"action": "cancel"}),
     ("empty action after a press", "pendant", {"action": "", "battery": 80}, None),
     ("null action", "pendant", {"action": None}, None),
+    ("pendant battery check-in", "pendant", {"battery": 80, "linkquality": 40}, {"battery": 80.0, "linkquality": 40.0}),
+    ("nothing usable", "pendant", {"linkquality": None, "update": {}}, None),
     ("fall detector", "fall_detector", {"action": "fall"}, {"action": "fall"}),
     ("fall as a flag", "fall_detector", {"fall": True}, {"action": "fall"}),
     ("null values dropped", "motion", {"occupancy": True, "battery": None, "linkquality": None}, {"occupancy": True}),
