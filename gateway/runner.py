@@ -46,6 +46,8 @@ class Gateway:
         pc.on_publish = self.forwarder.on_publish
         pc.on_connect = self._on_platform_connect
         pc.on_disconnect = self._on_platform_disconnect
+        pc.on_connect_fail = self._on_platform_connect_fail
+        self._reported_unreachable = False
 
         # A persistent session keeps QoS 1 states queued on the hub while this process restarts.
         self.local = BrokerConnection(config.local_broker(), f"tecwatch-gw-local-{config.home_id}", persistent=True)
@@ -127,9 +129,18 @@ class Gateway:
         if reason_code.is_failure:
             log.error("platform broker refused the connection: %s (check this home's username/password)", reason_code)
             return
+        self._reported_unreachable = False
         log.info("connected to the platform broker; %d messages waiting in the outbox", self.outbox.depth())
         self._beat.set()  # replace the retained last will with "online" at once
         self.forwarder.notify()
+
+    def _on_platform_connect_fail(self, _client, _userdata) -> None:
+        # Once per outage: paho retries with backoff and the heartbeat logs the outbox depth.
+        if not self._reported_unreachable:
+            self._reported_unreachable = True
+            b = self.platform.broker
+            log.warning("cannot connect to the platform broker at %s:%d%s; retrying", b.host, b.port,
+                        " (TLS: check tls_ca_file and the server certificate)" if b.tls else "")
 
     def _on_platform_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         if not self._stop.is_set():

@@ -14,6 +14,7 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if (( want_services )); then
   [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || missing+=(mosquitto)
   [[ -x /usr/bin/influxd ]] || command -v influxd >/dev/null || missing+=(influxdb)
+  command -v openssl >/dev/null || missing+=(openssl)  # test certificates for TLS
 fi
 if (( ${#missing[@]} )); then
   if [[ $(id -u) -ne 0 ]]; then

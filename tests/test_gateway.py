@@ -370,3 +370,61 @@ def test_password_file_is_read(tmp_path):
     cfg["platform"]["password_file"] = str(tmp_path / "nope")
     with pytest.raises(GatewayConfigError, match="cannot read platform.password_file"):
         GatewayConfig.model_validate(cfg).platform_broker()
+
+
+def make_tls(d: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1, made with openssl."""
+    d.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=tecwatch test CA")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")
+    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
+    return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
+
+
+def test_gateway_and_ingest_over_tls(tmp_path, local, store, caplog):
+    tls = make_tls(tmp_path / "tls")
+    passwords = tmp_path / "passwords"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), HOME, HOME_PASSWORD], check=True)
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "tecwatch-ingest", INGEST_PASSWORD], check=True)
+    extra = [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}"]
+    with Mosquitto(tmp_path / "platform-tls", password_file=passwords, extra_config=extra) as platform:
+        settings = Settings(
+            broker=BrokerSettings(mode="external", host=platform.host, port=platform.port, password=INGEST_PASSWORD,
+                                  tls=True, tls_ca_file=tls["ca"]),
+            registry=RegistrySettings(url=f"sqlite:///{tmp_path}/registry.db"),
+            ingest=IngestSettings(client_id="ingest-tls", batch_max_wait_s=0.05),
+        )
+        worker = IngestWorker(settings, store=store)
+        worker.start()
+        assert worker.mqtt.subscribed.wait(10), "ingest connects over TLS"
+        untrusted = config_dict(tmp_path / "untrusted", local, platform)
+        untrusted["platform"].update(tls=True)  # the system CAs do not know our test CA
+        untrusted["home_id"] = "home-2"  # its own client ids on both brokers
+        good = config_dict(tmp_path, local, platform)
+        good["platform"].update(tls=True, tls_ca_file=str(tls["ca"]))
+        gateways = [Gateway(GatewayConfig.model_validate(c)) for c in (untrusted, good)]
+        z2m = Publisher(local.host, local.port, "3.1.1")
+        try:
+            for g in gateways:
+                g.start()
+                assert g.subscribed.wait(10)
+            ts = ms(datetime.now(timezone.utc) - timedelta(minutes=5))
+            z2m.publish([("zigbee2mqtt/Pendant", json.dumps({"action": "single", "last_seen": iso(ts)}))])
+            wait_until(lambda: len(store.readings(HOME, ts, ts + timedelta(seconds=1))) == 1, 15,
+                       "the press, over TLS")
+            assert gateways[1].outbox.depth() == 0
+            wait_until(lambda: "cannot connect to the platform broker" in caplog.text, 10, "a TLS failure logged")
+            assert gateways[0].outbox.depth() == 1 and not gateways[0].stats()["connected"]
+        finally:
+            z2m.close()
+            for g in gateways:
+                g.stop(drain_s=0)
+            worker.stop()
