@@ -97,20 +97,20 @@ DEVICE_TYPES: dict[str, DeviceType] = {
         DeviceType(
             "door", "Door/window contact", (_R,),
             (FieldSpec("contact", "bool", required=True, description="true = closed"),),
-            # Opening and closing are both someone at the door.
-            activity_when=(Condition("contact", "present"),),
+            # Opening is someone at the door; a closed door's periodic check-in is not.
+            activity_when=(Condition("contact", "eq", False),),
             expected_interval_s=24 * 3600,
         ),
         DeviceType(
             "bed", "Bed occupancy sensor", (_R,),
             (FieldSpec("occupancy", "bool", required=True, description="someone in bed"),),
-            activity_when=(Condition("occupancy", "present"),),
+            # A state sensor: its check-ins repeat the state, so only a change means movement,
+            # and that needs the previous state (the alert engine's job), not one message.
             expected_interval_s=24 * 3600,
         ),
         DeviceType(
             "chair", "Chair occupancy sensor", (_R,),
             (FieldSpec("occupancy", "bool", required=True, description="someone in the chair"),),
-            activity_when=(Condition("occupancy", "present"),),
             expected_interval_s=24 * 3600,
         ),
         DeviceType(

@@ -72,6 +72,24 @@ def test_offsets_are_normalised_to_utc():
 
 
 @pytest.mark.parametrize(
+    ("body", "activity"),
+    [
+        ({"type": "motion", "occupancy": True}, True),
+        ({"type": "motion", "occupancy": False}, False),  # the sensor clearing, or a check-in
+        ({"type": "door", "contact": False}, True),  # opened
+        ({"type": "door", "contact": True}, False),  # closed: also what a check-in says
+        ({"type": "bed", "occupancy": False}, False),  # state sensors: only a change is movement
+        ({"type": "plug", "power": 2100.0}, True),
+        ({"type": "plug", "power": 0.0}, False),
+        ({"type": "temperature", "temperature": 19.0}, False),
+    ],
+)
+def test_activity_is_a_sign_of_life_not_a_check_in(body, activity):
+    r = parse("tec/v1/h/d/reading", {"ts": TS, "seq": 1, **body})
+    assert isinstance(r, Reading) and r.activity is activity
+
+
+@pytest.mark.parametrize(
     ("topic", "body", "alarm"),
     [
         ("tec/v1/h/p/event", {"type": "pendant", "ts": TS, "seq": 1, "action": "press"}, True),

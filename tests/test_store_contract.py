@@ -170,7 +170,7 @@ def _activity_fixture() -> list[Reading]:
                 out.append(rd(home, "th-1", "temperature", ts + MS, {"temperature": 20.0}, room="Kitchen"))
                 out.append(rd(home, "gateway", "gateway", ts + 2 * MS, {"status": "online"}, seq=seq))
             # A door with no room and a pendant event (activity on the event channel).
-            out.append(rd(home, "door-1", "door", T0 + day * DAY + 9 * HOUR, {"contact": True}))
+            out.append(rd(home, "door-1", "door", T0 + day * DAY + 9 * HOUR, {"contact": False}))  # opened
             out.append(rd(home, "pend-1", "pendant", T0 + day * DAY + 9 * HOUR + MS, {"action": "press"},
                           room="Kitchen"))
     return out
