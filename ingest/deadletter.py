@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from tecwatch.registry.migrate import upgrade
+
 metadata = MetaData()
 
 dead_letters = Table(
@@ -51,7 +53,7 @@ class DeadLetter:
 class DeadLetterStore:
     def __init__(self, engine: Engine):
         self._engine = engine
-        metadata.create_all(engine, tables=[dead_letters])
+        upgrade(engine)  # the registry's migrations own this table
 
     def add(self, letters: Sequence[DeadLetter]) -> None:
         """Durably keep rejected messages (one transaction)."""

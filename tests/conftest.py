@@ -6,7 +6,12 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy.engine import Engine
+
+from tecwatch.db import make_engine
+from tecwatch.registry.migrate import upgrade
 
 from tecwatch.ingest.store import InfluxStore, SQLiteStore, TimeSeriesStore
 from tecwatch.localservices import Influxd, Mosquitto
@@ -53,3 +58,46 @@ def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[TimeSeriesStore]
     yield s
     s.close()
     drop(name)
+
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _new_postgres_database() -> tuple[str, Callable[[], None]]:
+    name = f"tecwatch_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(POSTGRES, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database on the real PostgreSQL at 127.0.0.1:5432 for the whole session."""
+    url, drop = _new_postgres_database()
+    yield url
+    drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty registry database of each kind (PostgreSQL: a fresh database per test)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/registry.db"
+        return
+    url, drop = _new_postgres_database()
+    yield url
+    drop()
+
+
+@pytest.fixture
+def registry(registry_url: str) -> Iterator[Engine]:
+    """A migrated registry database of each kind."""
+    engine = make_engine(registry_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()

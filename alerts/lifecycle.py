@@ -1,0 +1,120 @@
+"""The alert lifecycle: raise (or attach a repeat), acknowledge, resolve with an outcome, cancel.
+
+``transition`` is the only place an alert's state changes, and it always writes an audit event
+with who and when. ``raise_alert`` keeps at most one open alert per home and rule: a repeat
+attaches to the open one (the database enforces this too, for concurrent workers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tecwatch.registry.models import OPEN_STATES, Alert, AlertEvent, AlertState, Outcome
+
+ALLOWED: dict[AlertState, frozenset[AlertState]] = {
+    AlertState.RAISED: frozenset({AlertState.ACKNOWLEDGED, AlertState.RESOLVED, AlertState.CANCELLED}),
+    AlertState.ACKNOWLEDGED: frozenset({AlertState.RESOLVED, AlertState.CANCELLED}),
+    AlertState.RESOLVED: frozenset(),
+    AlertState.CANCELLED: frozenset(),
+}
+
+# 1 is answered first. Life-safety alarms, then a person possibly in trouble, then the home's
+# environment and technology.
+PRIORITY: dict[str, int] = {
+    "pendant": 1, "fall_detected": 1, "smoke": 1, "flood": 1,
+    "no_activity": 2, "not_up": 2, "door_at_night": 2, "long_stay": 2, "cold_home": 2,
+    "night_bathroom_increase": 3, "hub_offline": 3,
+    "device_silent": 4, "low_battery": 4,
+}
+
+
+class TransitionError(ValueError):
+    """The alert cannot go from its state to the one asked for (or an outcome is missing)."""
+
+
+@dataclass(frozen=True)
+class Raised:
+    alert: Alert
+    new: bool  # False: attached as a repeat to the open alert
+
+
+def open_alert(session: Session, home_id: str, rule: str) -> Alert | None:
+    return session.scalars(
+        select(Alert).where(Alert.home_id == home_id, Alert.rule == rule, Alert.state.in_(OPEN_STATES))
+    ).first()
+
+
+def raise_alert(
+    session: Session,
+    *,
+    home_id: str,
+    rule: str,
+    occurred_at: datetime,
+    now: datetime,
+    device_id: str | None = None,
+    reason: str = "",
+    detail: dict[str, Any] | None = None,
+    actor: str = "alert-engine",
+) -> Raised:
+    """Open an alert, or attach this occurrence to the open one for the same home and rule.
+    The caller commits; nothing is notified before that."""
+    existing = open_alert(session, home_id, rule)
+    if existing is None:
+        alert = Alert(
+            home_id=home_id, rule=rule, priority=PRIORITY.get(rule, 3), state=AlertState.RAISED,
+            device_id=device_id, reason=reason, detail=detail or {}, occurred_at=occurred_at,
+            raised_at=now, last_seen_at=occurred_at, repeats=0,
+        )
+        try:
+            with session.begin_nested():
+                session.add(alert)
+                session.flush()
+        except IntegrityError:
+            # Another worker opened it between our look and our insert: attach to theirs.
+            existing = open_alert(session, home_id, rule)
+            if existing is None:
+                raise
+        else:
+            session.add(AlertEvent(alert_id=alert.id, at=now, actor=actor, kind="raised",
+                                   to_state=AlertState.RAISED, note=reason, detail={"occurred_at": occurred_at.isoformat()}))
+            return Raised(alert, True)
+    existing.repeats += 1
+    existing.last_seen_at = max(existing.last_seen_at, occurred_at)
+    session.add(AlertEvent(alert_id=existing.id, at=now, actor=actor, kind="repeated", note=reason,
+                           detail={"occurred_at": occurred_at.isoformat(), "device_id": device_id}))
+    return Raised(existing, False)
+
+
+def transition(
+    session: Session,
+    alert: Alert,
+    to: AlertState,
+    *,
+    actor: str,
+    at: datetime,
+    outcome: Outcome | None = None,
+    note: str = "",
+) -> AlertEvent:
+    """Move an alert to ``to`` and record who did it and when. The caller commits."""
+    if to not in ALLOWED[alert.state]:
+        raise TransitionError(f"alert {alert.id} is {alert.state}; it cannot become {to}")
+    if to is AlertState.RESOLVED and outcome is None:
+        raise TransitionError("resolving an alert needs an outcome")
+    if to is not AlertState.RESOLVED and outcome is not None:
+        raise TransitionError("only resolving records an outcome")
+    before = alert.state
+    alert.state = to
+    if to is AlertState.ACKNOWLEDGED:
+        alert.acknowledged_at, alert.acknowledged_by = at, actor
+    elif to in (AlertState.RESOLVED, AlertState.CANCELLED):
+        alert.closed_at, alert.outcome = at, outcome
+    event = AlertEvent(alert_id=alert.id, at=at, actor=actor, kind=to.value, from_state=before, to_state=to,
+                       note=note, detail={"outcome": outcome.value} if outcome else {})
+    session.add(event)
+    return event

@@ -1,0 +1,1 @@
+"""The relational registry: homes, residents, devices, responders, escalation, alerts."""

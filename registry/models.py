@@ -1,0 +1,226 @@
+"""Registry tables (SQLAlchemy 2 declarative). SQLite by default, PostgreSQL in production.
+
+Times are stored timezone-aware (UTC). Alert events are append-only: the audit trail of every
+alert's life. Schema changes go through Alembic migrations (``registry/migrations``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, time, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Dialect, Enum, ForeignKey, Index, String, Text, Time, TypeDecorator, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("registry times must be timezone-aware")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+def _enum(e: type[enum.Enum]) -> Enum:
+    # Stored as plain strings with a CHECK, so adding a member is a small migration everywhere.
+    return Enum(e, native_enum=False, length=40, values_callable=lambda members: [m.value for m in members])
+
+
+class PrimaryNeed(enum.StrEnum):
+    DEMENTIA = "dementia"
+    FRAILTY = "frailty"
+    LEARNING_DISABILITY = "learning_disability"
+    PHYSICAL_DISABILITY = "physical_disability"
+    MENTAL_HEALTH = "mental_health"
+    SENSORY_IMPAIRMENT = "sensory_impairment"
+    OTHER = "other"
+
+
+class ResponderKind(enum.StrEnum):
+    OPERATOR = "operator"  # monitoring-centre operator
+    FAMILY = "family"
+    MOBILE = "mobile"  # mobile responder who visits
+
+
+class AlertState(enum.StrEnum):
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+
+
+OPEN_STATES = (AlertState.RAISED, AlertState.ACKNOWLEDGED)
+
+
+class Outcome(enum.StrEnum):
+    FALSE_ALARM = "false_alarm"
+    RESOLVED_BY_PHONE = "resolved_by_phone"
+    RESPONDER_ATTENDED = "responder_attended"
+    AMBULANCE_CALLED = "ambulance_called"
+    HOSPITAL_ADMISSION = "hospital_admission"
+    ADMISSION_AVOIDED = "admission_avoided"
+    CARE_PLAN_REVIEWED = "care_plan_reviewed"
+    TECHNICAL_FIXED = "technical_fixed"  # a device or hub fault put right
+
+
+class Home(Base):
+    __tablename__ = "homes"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the home_id used on MQTT
+    address: Mapped[str] = mapped_column(Text, default="")
+    district: Mapped[str] = mapped_column(String(80), default="", index=True)
+    postcode_area: Mapped[str] = mapped_column(String(8), default="", index=True)  # e.g. "NR3"; never full
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    created_at: Mapped[datetime]
+
+    residents: Mapped[list[Resident]] = relationship(back_populates="home")
+    devices: Mapped[list[Device]] = relationship(back_populates="home")
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    dob_band: Mapped[str] = mapped_column(String(16), default="")  # e.g. "80-84": no exact dates needed
+    primary_need: Mapped[PrimaryNeed] = mapped_column(_enum(PrimaryNeed), default=PrimaryNeed.OTHER)
+    home: Mapped[Home] = relationship(back_populates="residents")
+
+
+class FamilyConsent(Base):
+    """The resident agrees that this family member may see their information."""
+
+    __tablename__ = "family_consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"), index=True)
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("home_id", "device_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(40))  # a device type in the catalogue
+    room: Mapped[str | None] = mapped_column(String(64))
+    installed_at: Mapped[datetime]
+    removed_at: Mapped[datetime | None]
+    home: Mapped[Home] = relationship(back_populates="devices")
+
+
+class Gateway(Base):
+    __tablename__ = "gateways"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), unique=True)
+    broker_username: Mapped[str] = mapped_column(String(64), unique=True)  # its own platform account
+    serial: Mapped[str] = mapped_column(String(64), default="")
+    installed_at: Mapped[datetime]
+
+
+class Responder(Base):
+    __tablename__ = "responders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ResponderKind] = mapped_column(_enum(ResponderKind))
+    active: Mapped[bool] = mapped_column(default=True)
+    routes: Mapped[list[ContactRoute]] = relationship(back_populates="responder", order_by="ContactRoute.priority")
+
+
+class ContactRoute(Base):
+    """How to reach a responder: an apprise URL (mailto://, ntfy://, an SMS gateway...) or a
+    signed webhook."""
+
+    __tablename__ = "contact_routes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "apprise" or "webhook"
+    target: Mapped[str] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(default=0)
+    responder: Mapped[Responder] = relationship(back_populates="routes")
+
+
+class EscalationChain(Base):
+    """Ordered steps for a home (or the default when home_id is null), optionally only for a
+    time of day (e.g. family by day, monitoring centre at night)."""
+
+    __tablename__ = "escalation_chains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[str | None] = mapped_column(ForeignKey("homes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    active_from: Mapped[time | None] = mapped_column(Time)
+    active_until: Mapped[time | None] = mapped_column(Time)
+    steps: Mapped[list[EscalationStep]] = relationship(order_by="EscalationStep.position")
+
+
+class EscalationStep(Base):
+    __tablename__ = "escalation_steps"
+    __table_args__ = (UniqueConstraint("chain_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain_id: Mapped[int] = mapped_column(ForeignKey("escalation_chains.id"), index=True)
+    position: Mapped[int]
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"))
+    # How long to wait for an acknowledgement before the next step.
+    wait_minutes: Mapped[int] = mapped_column(default=5)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # At most one open alert per home and rule: repeats attach to it.
+        Index(
+            "one_open_alert_per_home_rule", "home_id", "rule", unique=True,
+            sqlite_where=text("state IN ('raised', 'acknowledged')"),
+            postgresql_where=text("state IN ('raised', 'acknowledged')"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    home_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int]  # 1 = highest (pendant, fall, smoke, flood)
+    state: Mapped[AlertState] = mapped_column(_enum(AlertState), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")  # why, with thresholds, for people
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    occurred_at: Mapped[datetime]  # event time of what raised it
+    raised_at: Mapped[datetime] = mapped_column(index=True)  # when the platform raised it
+    last_seen_at: Mapped[datetime]  # event time of the latest repeat
+    repeats: Mapped[int] = mapped_column(default=0)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None]
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome))
+    events: Mapped[list[AlertEvent]] = relationship(order_by="AlertEvent.id", viewonly=True)
+
+
+class AlertEvent(Base):
+    """Append-only audit: every transition, repeat, notification and escalation of an alert."""
+
+    __tablename__ = "alert_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))  # raised, repeated, acknowledged, resolved, cancelled, notified...
+    from_state: Mapped[AlertState | None] = mapped_column(_enum(AlertState))
+    to_state: Mapped[AlertState | None] = mapped_column(_enum(AlertState))
+    note: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
