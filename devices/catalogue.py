@@ -61,6 +61,8 @@ class DeviceType:
     fields: tuple[FieldSpec, ...]
     # Any of these makes the message an alarm that goes to the alert engine at once.
     alarm_when: tuple[Condition, ...] = ()
+    # Any of these withdraws the device's open alarm (a pendant's cancel button).
+    cancel_when: tuple[Condition, ...] = ()
     # Any of these counts as a sign of life in the home (activity-pattern rules).
     activity_when: tuple[Condition, ...] = ()
     # How often a healthy device reports at least once (device-health rules).
@@ -154,6 +156,7 @@ DEVICE_TYPES: dict[str, DeviceType] = {
             # No action on a battery check-in: a pendant that stops checking in is a risk too.
             (FieldSpec("action", "choice", choices=("press", "cancel")),),
             alarm_when=(Condition("action", "eq", "press"),),
+            cancel_when=(Condition("action", "eq", "cancel"),),
             activity_when=(Condition("action", "present"),),
             expected_interval_s=24 * 3600,
         ),
@@ -161,6 +164,7 @@ DEVICE_TYPES: dict[str, DeviceType] = {
             "fall_detector", "Fall detector", (_E,),
             (FieldSpec("action", "choice", choices=("fall", "cancel")),),
             alarm_when=(Condition("action", "eq", "fall"),),
+            cancel_when=(Condition("action", "eq", "cancel"),),
             expected_interval_s=24 * 3600,
         ),
         DeviceType(

@@ -134,6 +134,11 @@ class PlatformMessage:
     alarm: bool
 
 
+def is_cancel(reading: Reading) -> bool:
+    """Does this reading withdraw the device's open alarm (e.g. the pendant's cancel)?"""
+    return _any_holds(DEVICE_TYPES[reading.device_type].cancel_when, reading.values)
+
+
 def route(device_type: str, values: dict[str, Value]) -> tuple[Channel, bool]:
     """The channel a report goes on, and whether it is an alarm.
 

@@ -7,7 +7,9 @@ import logging
 from tecwatch.db import make_engine
 from tecwatch.settings import Settings
 
-from .alarms import AlarmSink, LoggingAlarmSink
+from tecwatch.alerts.runtime import AlertRuntime
+
+from .alarms import AlarmSink
 from .deadletter import DeadLetterStore
 from .mqtt import MqttIngest
 from .service import IngestService
@@ -24,11 +26,15 @@ class IngestWorker:
         self._owns_store = store is None
         self.engine = make_engine(settings.registry.url)
         self.dead_letters = DeadLetterStore(self.engine)
-        self.alarm_sink = alarm_sink or LoggingAlarmSink()
+        # Without a sink given, alarms go to the alert engine in the registry database.
+        self.alerts = None if alarm_sink else AlertRuntime(self.engine, settings.alerts)
+        self.alarm_sink = alarm_sink or self.alerts.engine
         self.service = IngestService(self.store, self.dead_letters, self.alarm_sink, settings.ingest)
         self.mqtt = MqttIngest(settings.broker, settings.ingest, self.service)
 
     def start(self) -> None:
+        if self.alerts:
+            self.alerts.start()
         self.service.start()
         self.mqtt.start()
         log.info(
@@ -40,6 +46,8 @@ class IngestWorker:
     def stop(self) -> None:
         self.mqtt.stop(drain_timeout=10.0)
         self.service.stop()
+        if self.alerts:
+            self.alerts.stop()
         if self._owns_store:
             self.store.close()
         self.engine.dispose()

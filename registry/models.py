@@ -208,7 +208,36 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     closed_at: Mapped[datetime | None]
     outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome))
+    # Escalation: the chain chosen when raised, the last step taken, when the next is due.
+    chain_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_chains.id"))
+    escalation_step: Mapped[int] = mapped_column(default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
     events: Mapped[list[AlertEvent]] = relationship(order_by="AlertEvent.id", viewonly=True)
+
+
+class NotificationStatus(enum.StrEnum):
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed by one dispatcher
+    SENT = "sent"
+    FAILED = "failed"  # gave up after the last attempt; visible on the alert
+    CANCELLED = "cancelled"  # the alert was acknowledged or closed before it went
+
+
+class Notification(Base):
+    """One message to one responder route about one alert, retried with backoff until sent."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    step: Mapped[int]
+    responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"))
+    route_id: Mapped[int] = mapped_column(ForeignKey("contact_routes.id"))
+    status: Mapped[NotificationStatus] = mapped_column(_enum(NotificationStatus), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class AlertEvent(Base):

@@ -82,6 +82,22 @@ class IngestSettings(BaseModel):
     store_retry_max_s: float = Field(30.0, gt=0)
 
 
+class AlertSettings(BaseModel):
+    """The alert engine: escalation, notifications and rules."""
+
+    # Signs webhook bodies (HMAC-SHA256) so receivers can tell they came from us.
+    webhook_secret: SecretStr = SecretStr("change-me")
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    # Escalation and delivery run at least this often (and at once when an alert is raised).
+    dispatch_interval_s: float = Field(5.0, gt=0)
+    notify_max_attempts: int = Field(8, ge=1)
+    notify_backoff_min_s: float = Field(5.0, gt=0)
+    notify_backoff_max_s: float = Field(600.0, gt=0)
+    # Used when a home has no escalation chain of its own and no default chain exists.
+    fallback_wait_minutes: int = Field(5, ge=1)
+    timezone: str = "Europe/London"
+
+
 class Settings(BaseSettings):
     """Everything configurable; built once per process (from TECWATCH_* variables by default)."""
 
@@ -97,6 +113,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     registry: RegistrySettings = RegistrySettings()
     ingest: IngestSettings = IngestSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @model_validator(mode="after")
     def _shared_needs_a_real_broker(self) -> Settings:
