@@ -1,0 +1,176 @@
+"""Dense per-home signal arrays: stored readings folded into fixed time buckets for numpy rules.
+
+``Signals.counts[h, b, s]`` is how often signal ``s`` happened in home ``h`` during bucket ``b``
+(TEMP_MIN holds a scaled temperature instead of a count, see ``temperature_c``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from tecwatch.devices import Reading
+
+MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN = 0, 1, 2, 3
+DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT, TEMP_MIN, OFFLINE = 4, 5, 6, 7, 8, 9, 10
+SIGNAL_NAMES: tuple[str, ...] = (
+    "motion_any", "motion_bathroom", "motion_bedroom", "motion_kitchen", "door_open",
+    "bed_out", "bed_in", "kettle", "pendant", "temp_min", "offline",
+)
+N_SIGNALS = len(SIGNAL_NAMES)
+# Signals that mean someone is moving about in the home.
+ACTIVITY_SIGNALS: tuple[int, ...] = (MOTION_ANY, DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT)
+
+TEMP_NONE = np.iinfo(np.uint16).max  # no temperature reading in the bucket
+TEMP_OFFSET_C = 50.0  # stored as round((celsius + 50) * 10) so that frost fits an unsigned int
+KETTLE_MIN_W = 20.0
+DEFAULT_BUCKET = timedelta(minutes=5)
+_ROOM_SIGNAL = {"bathroom": MOTION_BATHROOM, "bedroom": MOTION_BEDROOM, "kitchen": MOTION_KITCHEN}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Signals:
+    home_ids: list[str]
+    start: datetime  # UTC, a multiple of ``bucket`` since the epoch
+    bucket: timedelta
+    counts: np.ndarray  # (homes, buckets, N_SIGNALS) uint16
+    names: tuple[str, ...] = SIGNAL_NAMES
+
+    @property
+    def n_buckets(self) -> int:
+        return int(self.counts.shape[1])
+
+    @property
+    def end(self) -> datetime:
+        return self.start + self.n_buckets * self.bucket
+
+    def index_of(self, t: datetime) -> int:
+        """The bucket holding ``t`` (may be outside the array)."""
+        return (t - self.start) // self.bucket
+
+    def time_of(self, b: int) -> datetime:
+        return self.start + int(b) * self.bucket
+
+    def window(self, start: datetime, end: datetime) -> Signals:
+        """The buckets from the one holding ``start`` up to (not including) the one holding ``end``."""
+        lo, hi = max(0, self.index_of(start)), min(self.n_buckets, self.index_of(end))
+        return Signals(self.home_ids, self.time_of(lo), self.bucket, self.counts[:, lo:hi], self.names)
+
+    def activity(self) -> np.ndarray:
+        """(homes, buckets) bool: any sign of someone moving about."""
+        return (self.counts[:, :, list(ACTIVITY_SIGNALS)] > 0).any(axis=2)
+
+    def offline(self) -> np.ndarray:
+        return self.counts[:, :, OFFLINE] > 0
+
+    def temperature_c(self) -> np.ndarray:
+        """(homes, buckets) float: the coldest reading in each bucket, NaN where there was none."""
+        raw = self.counts[:, :, TEMP_MIN]
+        return np.where(raw == TEMP_NONE, np.nan, raw / 10.0 - TEMP_OFFSET_C)
+
+
+def align(t: datetime, bucket: timedelta) -> datetime:
+    """``t`` rounded down to a multiple of ``bucket`` since the epoch."""
+    return _EPOCH + ((t - _EPOCH) // bucket) * bucket
+
+
+def empty(home_ids: Sequence[str], start: datetime, end: datetime, bucket: timedelta = DEFAULT_BUCKET) -> Signals:
+    start = align(start, bucket)
+    n = max(0, -((start - end) // bucket))
+    counts = np.zeros((len(home_ids), n, N_SIGNALS), dtype=np.uint16)
+    counts[:, :, TEMP_MIN] = TEMP_NONE
+    return Signals(list(home_ids), start, bucket, counts)
+
+
+def signals_from_readings(
+    readings: Iterable[Reading],
+    home_ids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    bucket: timedelta = DEFAULT_BUCKET,
+) -> Signals:
+    """Fold readings of the given homes with start <= ts < end into a Signals array.
+
+    Check-ins repeat a device's state, so bed and gateway status count only when the state
+    changes (the first reading of a device in the batch sets the state and is not counted).
+    """
+    out = empty(home_ids, start, end, bucket)
+    row = {h: i for i, h in enumerate(out.home_ids)}
+    homes: list[int] = []
+    buckets: list[int] = []
+    kinds: list[int] = []
+    temps: list[tuple[int, int, float]] = []
+    stateful: list[Reading] = []
+    for r in readings:
+        h = row.get(r.home_id)
+        b = out.index_of(r.ts)
+        if h is None or not 0 <= b < out.n_buckets:
+            continue
+        for kind in _kinds(r):
+            homes.append(h)
+            buckets.append(b)
+            kinds.append(kind)
+        if r.device_type == "temperature" and isinstance(r.values.get("temperature"), (int, float)):
+            temps.append((h, b, float(r.values["temperature"])))
+        elif r.device_type in ("bed", "gateway"):
+            stateful.append(r)
+    offline_ranges = _state_changes(stateful, row, out, homes, buckets, kinds)
+    shape = out.counts.shape
+    if kinds:
+        flat = np.ravel_multi_index((np.array(homes), np.array(buckets), np.array(kinds)), shape)
+        added = np.bincount(flat, minlength=out.counts.size).reshape(shape)
+        # TEMP_MIN is never among the counted kinds: keep its sentinel.
+        added[:, :, TEMP_MIN] = TEMP_NONE
+        out.counts[...] = np.minimum(added, TEMP_NONE)
+    if temps:
+        th, tb, tv = (np.array(x) for x in zip(*temps))
+        scaled = np.clip(np.round((tv + TEMP_OFFSET_C) * 10), 0, TEMP_NONE - 1).astype(np.uint16)
+        np.minimum.at(out.counts[:, :, TEMP_MIN], (th, tb), scaled)
+    for h, lo, hi in offline_ranges:
+        out.counts[h, lo:hi, OFFLINE] = 1
+    return out
+
+
+def _kinds(r: Reading) -> list[int]:
+    """The stateless signals one reading counts towards."""
+    v = r.values
+    if r.device_type == "motion" and v.get("occupancy") is True:
+        room = _ROOM_SIGNAL.get(r.room or "")
+        return [MOTION_ANY] if room is None else [MOTION_ANY, room]
+    if r.device_type == "door" and v.get("contact") is False:  # a closed-door check-in is no activity
+        return [DOOR_OPEN]
+    if r.device_type == "plug" and isinstance(v.get("power"), (int, float)) and v["power"] >= KETTLE_MIN_W:
+        return [KETTLE]
+    if r.device_type == "pendant" and "action" in v:  # a check-in carries no action
+        return [PENDANT]
+    return []
+
+
+def _state_changes(
+    stateful: list[Reading], row: dict[str, int], out: Signals,
+    homes: list[int], buckets: list[int], kinds: list[int],
+) -> list[tuple[int, int, int]]:
+    """Append bed state changes to the index lists; return the hub's offline bucket ranges."""
+    last: dict[tuple[str, str], object] = {}
+    went_offline: dict[int, int] = {}
+    ranges: list[tuple[int, int, int]] = []
+    for r in sorted(stateful, key=lambda r: r.ts):
+        h, b = row[r.home_id], out.index_of(r.ts)
+        if r.device_type == "bed":
+            state = r.values.get("occupancy")
+            key = (r.home_id, r.device_id)
+            if key in last and last[key] != state and isinstance(state, bool):
+                homes.append(h)
+                buckets.append(b)
+                kinds.append(BED_IN if state else BED_OUT)
+            last[key] = state
+        elif r.values.get("status") == "offline":
+            went_offline.setdefault(h, b)
+        elif r.values.get("status") == "online" and h in went_offline:
+            ranges.append((h, went_offline.pop(h), b + 1))
+    # Still offline at the end of the batch.
+    ranges += [(h, b, out.n_buckets) for h, b in went_offline.items()]
+    return ranges
