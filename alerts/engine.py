@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts.escalation import start_escalation
 from tecwatch.alerts.lifecycle import open_alert, raise_alert, transition
 from tecwatch.devices import Reading
-from tecwatch.devices.payloads import is_cancel
-from tecwatch.registry.models import AlertState
+from tecwatch.devices.payloads import is_cancel, low_battery
+from tecwatch.registry.models import AlertState, Outcome
 
 log = logging.getLogger(__name__)
 
 # Device type -> the rule its alarm raises at once.
-IMMEDIATE_RULES = {"pendant": "pendant", "fall_detector": "fall_detected", "smoke": "smoke", "leak": "flood"}
+IMMEDIATE_RULES = {"pendant": "pendant", "fall_detector": "fall_detected", "smoke": "smoke", "leak": "flood",
+                   "gateway": "hub_offline"}
 _WHAT = {"pendant": "Pendant pressed", "fall_detected": "Fall detected", "smoke": "Smoke or heat detected",
-         "flood": "Water leak detected"}
+         "flood": "Water leak detected", "hub_offline": "Home hub went offline (its last will)"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ def immediate_hit(reading: Reading) -> RuleHit | None:
                    {"values": reading.values}, reading.device_id)
 
 
+def battery_hit(reading: Reading) -> RuleHit | None:
+    if not low_battery(reading):
+        return None
+    level = reading.values.get("battery")
+    shown = f" ({level:.0f}%)" if isinstance(level, float) else ""
+    return RuleHit(reading.home_id, "low_battery", reading.ts,
+                   f"Battery low on {reading.device_type} {reading.device_id}{shown}: change it soon",
+                   {"battery": level, "device_type": reading.device_type}, reading.device_id)
+
+
 class AlertEngine:
     def __init__(
         self,
@@ -67,15 +78,12 @@ class AlertEngine:
         self._clock = clock
 
     def accept(self, alarm: Reading) -> None:
-        """AlarmSink: persist the alarm as an alert (or cancel one); raises to be retried."""
+        """AlarmSink: persist what the reading means (alert, repeat, cancellation); raises to be
+        retried, and returns only once it is committed."""
         if is_cancel(alarm):
             self.cancel(alarm)
-            return
-        hit = immediate_hit(alarm)
-        if hit is None:
-            log.warning("no immediate rule for %s alarm %s; ignored", alarm.device_type, alarm.values)
-            return
-        self.raise_hits([hit])
+        hits = [h for h in (immediate_hit(alarm), battery_hit(alarm)) if h is not None]
+        self.raise_hits(hits)
 
     def raise_hits(self, hits: list[RuleHit]) -> list[int]:
         """Persist each hit as a new alert or a repeat, in one transaction; returns new alert ids."""
@@ -98,11 +106,15 @@ class AlertEngine:
         return [alert_id for alert_id, _ in new]
 
     def cancel(self, reading: Reading) -> None:
+        """A pendant's cancel withdraws its alert; a hub back online resolves its outage."""
         rule = IMMEDIATE_RULES[reading.device_type]
         with Session(self._engine) as s, s.begin():
             alert = open_alert(s, reading.home_id, rule)
             if alert is None:
-                log.info("cancel from %s/%s with no open %s alert", reading.home_id, reading.device_id, rule)
-                return
-            transition(s, alert, AlertState.CANCELLED, actor=f"device {reading.device_id}", at=self._clock(),
-                       note=f"cancelled at the device at {reading.ts.isoformat()}")
+                return  # the usual case for a heartbeat
+            if rule == "hub_offline":
+                transition(s, alert, AlertState.RESOLVED, actor="gateway", at=self._clock(),
+                           outcome=Outcome.TECHNICAL_FIXED, note=f"hub back online at {reading.ts.isoformat()}")
+            else:
+                transition(s, alert, AlertState.CANCELLED, actor=f"device {reading.device_id}", at=self._clock(),
+                           note=f"cancelled at the device at {reading.ts.isoformat()}")

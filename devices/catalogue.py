@@ -77,6 +77,9 @@ class DeviceType:
         return bool(self.alarm_when)
 
 
+# At or below this a battery needs changing soon, whatever the device's own battery_low says.
+LOW_BATTERY_PERCENT = 15.0
+
 # Fields every battery/radio device may add to any message.
 COMMON_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("battery", "float", "%", minimum=0, maximum=100, description="battery level"),
@@ -178,6 +181,9 @@ DEVICE_TYPES: dict[str, DeviceType] = {
                 FieldSpec("zigbee", "choice", choices=("online", "offline"), description="Zigbee2MQTT bridge state"),
                 FieldSpec("devices_offline", "float", "devices", minimum=0),
             ),
+            # The hub's last will: the platform must hear of a dead hub at once, and of its return.
+            alarm_when=(Condition("status", "eq", "offline"),),
+            cancel_when=(Condition("status", "eq", "online"),),
             expected_interval_s=5 * 60,
             battery_powered=False,
             radio=False,

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-from .catalogue import DEVICE_TYPES, Channel, Condition, DeviceType, FieldSpec, Value, fields_of
+from .catalogue import LOW_BATTERY_PERCENT, DEVICE_TYPES, Channel, Condition, DeviceType, FieldSpec, Value, fields_of
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 ROOM_PATTERN = r"^[^\x00-\x1f\x7f\\]{1,64}$"
@@ -137,6 +137,17 @@ class PlatformMessage:
 def is_cancel(reading: Reading) -> bool:
     """Does this reading withdraw the device's open alarm (e.g. the pendant's cancel)?"""
     return _any_holds(DEVICE_TYPES[reading.device_type].cancel_when, reading.values)
+
+
+def low_battery(reading: Reading) -> bool:
+    battery = reading.values.get("battery")
+    return reading.values.get("battery_low") is True or (
+        isinstance(battery, float) and battery <= LOW_BATTERY_PERCENT)
+
+
+def for_alert_engine(reading: Reading) -> bool:
+    """Readings the alert engine must see as they arrive: alarms, cancels, a low battery."""
+    return reading.alarm or is_cancel(reading) or low_battery(reading)
 
 
 def route(device_type: str, values: dict[str, Value]) -> tuple[Channel, bool]:

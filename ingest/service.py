@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from tecwatch.devices import Channel, Limits, Reading, Rejection, parse_message
-from tecwatch.devices.payloads import is_cancel
+from tecwatch.devices.payloads import for_alert_engine
 from tecwatch.settings import IngestSettings
 
 from .alarms import AlarmSink
@@ -135,7 +135,7 @@ class IngestService:
             c.retained_skipped += 1
         else:
             item.reading = result
-            if result.alarm or is_cancel(result):  # a cancel must not wait behind the store either
+            if for_alert_engine(result):  # alarms, cancels, low batteries: never behind the store
                 c.alarms += result.alarm
                 item.alarm_done = threading.Event()
                 self._alarms.put((result, item.alarm_done))

@@ -96,6 +96,10 @@ class AlertSettings(BaseModel):
     # Used when a home has no escalation chain of its own and no default chain exists.
     fallback_wait_minutes: int = Field(5, ge=1)
     timezone: str = "Europe/London"
+    # A device is silent after this many times its type's expected reporting interval...
+    silent_factor: float = Field(1.5, ge=1.0)
+    # ...or after these seconds for a device type (e.g. {"gateway": 300} for a missed heartbeat).
+    silent_after_s: dict[str, int] = {"gateway": 300}
 
 
 class Settings(BaseSettings):

@@ -217,3 +217,63 @@ def test_no_chain_is_loud_and_on_the_alert(registry, caplog):
         assert "no escalation chain" in caplog.text
     finally:
         sender.close()
+
+
+def gateway_status(status: str, at: datetime, home_id: str = "home-1"):
+    return make_reading(home_id=home_id, device_id="gateway", device_type="gateway", channel=Channel.STATUS,
+                        ts=at, seq=None, room=None, values={"status": status})
+
+
+def test_the_hubs_last_will_raises_hub_offline_and_its_return_resolves_it(registry):
+    clock = Clock(T0)
+    alerts, _dispatcher, sender = build(registry, clock)
+    try:
+        alerts.accept(gateway_status("online", T0))  # a heartbeat with nothing open: nothing happens
+        alerts.accept(gateway_status("offline", T0 + timedelta(minutes=1)))
+        clock.now = T0 + timedelta(minutes=20)
+        alerts.accept(gateway_status("online", T0 + timedelta(minutes=20)))
+        with Session(registry) as s:
+            [alert] = s.scalars(select(Alert)).all()
+            assert (alert.rule, alert.priority, alert.state) == ("hub_offline", 3, AlertState.RESOLVED)
+            assert alert.outcome.value == "technical_fixed" and alert.events[-1].actor == "gateway"
+    finally:
+        sender.close()
+
+
+def test_low_battery_raises_one_alert_per_home(registry):
+    clock = Clock(T0)
+    alerts, _dispatcher, sender = build(registry, clock)
+    try:
+        for n, values in enumerate(({"occupancy": True, "battery": 40.0}, {"occupancy": False, "battery": 12.0},
+                                    {"occupancy": True, "battery_low": True})):
+            alerts.accept(make_reading(home_id="home-1", device_id="pir-hall", device_type="motion",
+                                       channel=Channel.READING, ts=T0 + timedelta(hours=n), seq=n, room="hall",
+                                       values=values))
+        with Session(registry) as s:
+            [alert] = s.scalars(select(Alert)).all()
+            assert alert.rule == "low_battery" and alert.repeats == 1 and alert.device_id == "pir-hall"
+            assert alert.reason == "Battery low on motion pir-hall (12%): change it soon"
+    finally:
+        sender.close()
+
+
+def test_health_pass_finds_silent_hubs_and_devices():
+    from tecwatch.alerts.health import health_hits
+    from tecwatch.ingest.store.base import DeviceLastSeen
+
+    now = T0
+    seen = [
+        DeviceLastSeen("home-1", "gateway", "gateway", now - timedelta(minutes=2)),
+        DeviceLastSeen("home-1", "pir-hall", "motion", now - timedelta(hours=10)),  # motion: 6 h x 1.5 = 9 h
+        DeviceLastSeen("home-1", "pendant-1", "pendant", now - timedelta(hours=30)),  # 24 h x 1.5 = 36 h
+        DeviceLastSeen("home-2", "gateway", "gateway", now - timedelta(minutes=30)),  # hub gone
+        DeviceLastSeen("home-2", "pir-hall", "motion", now - timedelta(hours=10)),  # explained by the hub
+    ]
+    installed = [("home-1", "door-front", "door", now - timedelta(days=3))]  # never reported
+    hits, offline = health_hits(seen, installed, now, AlertSettings())
+    assert offline == {"home-2"}
+    by_home = {(h.home_id, h.rule): h for h in hits}
+    assert set(by_home) == {("home-1", "device_silent"), ("home-2", "hub_offline")}
+    silent = by_home[("home-1", "device_silent")]
+    assert [d["device_id"] for d in silent.detail["devices"]] == ["door-front", "pir-hall"]
+    assert "No heartbeat from the home hub for 30 min" in by_home[("home-2", "hub_offline")].reason

@@ -89,6 +89,7 @@ def test_written_readings_read_back_exactly(store):
     # Flags are derived from the catalogue on the way out, the same as on the way in.
     assert [(r.device_id, r.activity, r.alarm) for r in got if r.activity or r.alarm] == [
         ("pir-1", True, False), ("plug-1", True, False), ("pend-1", True, True), ("smoke-1", False, True),
+        ("gateway", False, True),  # its last will: the hub went offline
     ]
     assert got[0].ts == t and got[0].ts.tzinfo is not None
     assert [r.channel for r in got[-4:]] == [Channel.READING, Channel.EVENT, Channel.STATUS, Channel.STATUS]
