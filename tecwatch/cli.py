@@ -153,6 +153,45 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from tqdm import tqdm
+
+    from tecwatch.alerts.backtest import backtest_store
+    from tecwatch.ingest.store import open_store
+
+    def when(text: str) -> datetime:
+        t = datetime.fromisoformat(text)
+        return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+    try:
+        start, end = when(args.start), when(args.end)
+        homes = [h for h in args.homes.split(",") if h]
+        if not homes:
+            raise ValueError("--homes names no homes")
+    except ValueError as err:
+        print(f"tecwatch backtest: {err}", file=sys.stderr)
+        return 2
+    store = open_store(settings.store)
+    bar = tqdm(total=len(homes), unit="home", desc="reading history", disable=args.no_progress)
+    try:
+        alerts = backtest_store(store, homes, start, end, learn_days=args.learn_days, tz=settings.alerts.timezone,
+                                rules=args.rule or None, progress=lambda done, _total: bar.update(1))
+    except ValueError as err:
+        print(f"tecwatch backtest: {err}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+        store.close()
+    for a in alerts:
+        print(f"{a.at:%Y-%m-%d %H:%M} UTC  {a.home_id:10} {a.rule:24} {a.reason}")
+    counts = {r: sum(a.rule == r for a in alerts) for r in sorted({a.rule for a in alerts})}
+    print(f"{len(alerts)} alerts for {len(homes)} homes from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+          + (": " + ", ".join(f"{r}={n}" for r, n in counts.items()) if counts else ""))
+    return 0
+
+
 def _add_sim_args(p: argparse.ArgumentParser, homes: int) -> None:
     p.add_argument("--homes", type=int, default=homes, help="simulated homes home-1..home-N")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same homes and days")
@@ -213,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--heartbeat", type=int, default=300, help="gateway heartbeat seconds in the history")
     bf.add_argument("--no-progress", action="store_true")
     bf.set_defaults(fn=_cmd_backfill)
+    bt = sub.add_parser("backtest", help="run the activity-pattern rules over stored history")
+    bt.add_argument("--homes", required=True, help="comma-separated home ids")
+    bt.add_argument("--from", dest="start", required=True, help="ISO 8601 start (UTC unless an offset is given)")
+    bt.add_argument("--to", dest="end", required=True, help="ISO 8601 end")
+    bt.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
+    bt.add_argument("--learn-days", type=int, default=28, help="days before --from to learn baselines from")
+    bt.add_argument("--no-progress", action="store_true")
+    bt.set_defaults(fn=_cmd_backtest)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
     return p
 
