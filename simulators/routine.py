@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from tecwatch.devices import DEVICE_TYPES
-from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID, Channel, Value
+from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID, Value
 
 from .home import (
     BATHROOM, BED, BEDROOM, HALL, KITCHEN, OUT, Heating, Planner, SimHome, Stay, at_local, battery_profiles,

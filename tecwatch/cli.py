@@ -192,6 +192,15 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tecwatch.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
+    return 0
+
+
 def _add_sim_args(p: argparse.ArgumentParser, homes: int) -> None:
     p.add_argument("--homes", type=int, default=homes, help="simulated homes home-1..home-N")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same homes and days")
@@ -260,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--learn-days", type=int, default=28, help="days before --from to learn baselines from")
     bt.add_argument("--no-progress", action="store_true")
     bt.set_defaults(fn=_cmd_backtest)
+    sub.add_parser("api", help="run the HTTP API (TECWATCH_API__HOST/__PORT)").set_defaults(fn=_cmd_api)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
     return p
 

@@ -102,6 +102,11 @@ class AlertSettings(BaseModel):
     silent_after_s: dict[str, int] = {"gateway": 300}
 
 
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
 class Settings(BaseSettings):
     """Everything configurable; built once per process (from TECWATCH_* variables by default)."""
 
@@ -118,6 +123,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = RegistrySettings()
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
+    api: ApiSettings = ApiSettings()
 
     @model_validator(mode="after")
     def _shared_needs_a_real_broker(self) -> Settings:

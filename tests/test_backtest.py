@@ -8,7 +8,6 @@ import subprocess
 import sys
 from datetime import datetime, time, timedelta, timezone
 
-import pytest
 
 from tecwatch.alerts.backtest import backtest_store
 from tecwatch.ingest.store.sqlite import SQLiteStore

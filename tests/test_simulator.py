@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tecwatch.devices import DEVICE_TYPES, Channel, Limits, Reading, parse_message, platform_message
+from tecwatch.devices import DEVICE_TYPES, Limits, Reading, parse_message, platform_message
 from tecwatch.devices.payloads import ID_PATTERN, PAYLOAD_MODELS
 from tecwatch.simulators.home import ARCHETYPES, SimHome, make_home
 from tecwatch.simulators.routine import DeviceEvent, ground_truth, simulate, simulate_day, simulate_range

@@ -1,0 +1,31 @@
+"""The HTTP API (FastAPI). Routers translate; the services do the work."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tecwatch.api import alerts
+from tecwatch.db import make_engine
+from tecwatch.registry.migrate import upgrade
+from tecwatch.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings.registry.url)
+        upgrade(engine)
+        app.state.registry = engine
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="tecwatch", lifespan=lifespan)
+    app.include_router(alerts.router)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
