@@ -192,6 +192,32 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
+    from tecwatch.alerts.runtime import AlertRuntime
+    from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
+    from tecwatch.db import make_engine
+    from tecwatch.ingest.store import open_store
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    engine = make_engine(settings.registry.url)
+    runtime = AlertRuntime(engine, settings.alerts)
+    store = open_store(settings.store)
+    runtime.start()
+    scheduler = start_scheduler(RuleRunner(store, engine, runtime.engine, settings.alerts), settings.alerts)
+    print("alert engine running: device health and activity patterns every minute, escalation and "
+          "notifications; Ctrl-C to stop", flush=True)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        runtime.stop()
+        store.close()
+        engine.dispose()
+    return 0
+
+
 def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -270,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--no-progress", action="store_true")
     bt.set_defaults(fn=_cmd_backtest)
     sub.add_parser("api", help="run the HTTP API (TECWATCH_API__HOST/__PORT)").set_defaults(fn=_cmd_api)
+    sub.add_parser("alerts", help="run the alert engine: scheduled rules, escalation, notifications"
+                   ).set_defaults(fn=_cmd_alerts)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
     return p
 

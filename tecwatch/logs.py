@@ -6,7 +6,7 @@ import logging
 import sys
 
 # Libraries that log every connection or request at INFO.
-_CHATTY = ("amqtt", "transitions", "httpx", "httpcore", "urllib3", "alembic")
+_CHATTY = ("amqtt", "transitions", "httpx", "httpcore", "urllib3", "alembic", "apscheduler")
 
 
 def configure(level: str, tag: str = "") -> None:

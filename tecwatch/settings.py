@@ -100,6 +100,8 @@ class AlertSettings(BaseModel):
     silent_factor: float = Field(1.5, ge=1.0)
     # ...or after these seconds for a device type (e.g. {"gateway": 300} for a missed heartbeat).
     silent_after_s: dict[str, int] = {"gateway": 300}
+    health_interval_s: float = Field(60.0, gt=0)
+    pattern_interval_s: float = Field(60.0, gt=0)
 
 
 class ApiSettings(BaseModel):

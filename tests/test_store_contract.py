@@ -138,6 +138,11 @@ def test_other_homes_not_returned(store):
     assert [r.home_id for r in store.readings("h2", T0, T0 + DAY)] == ["h2"]
     assert store.readings("h3", T0, T0 + DAY) == []
     assert store.readings("h1' OR '1'='1", T0, T0 + DAY) == []  # literals are escaped
+    # Every home at once (the alert engine's pass): time order, then home.
+    everyone = store.readings(None, T0, T0 + DAY)
+    assert [(r.home_id, r.ts) for r in everyone] == [("h1", T0), ("h10", T0), ("h2", T0 + MS)]
+    assert [r.home_id for r in store.readings(None, T0, T0 + DAY, limit=2)] == ["h1", "h10"]
+    assert [r.home_id for r in store.readings(None, T0 + MS, T0 + DAY)] == ["h2"]
 
 
 def test_rewriting_a_reading_is_idempotent(store):

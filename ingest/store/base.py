@@ -86,13 +86,14 @@ class TimeSeriesStore(Protocol):
 
     def readings(
         self,
-        home_id: str,
+        home_id: str | None,
         start: datetime,
         end: datetime,
         device_id: str | None = None,
         limit: int = 10_000,
     ) -> list[Reading]:
-        """Readings of one home (optionally one device) with start <= ts < end, oldest first."""
+        """Readings of one home (optionally one device), or of every home when ``home_id`` is
+        None, with start <= ts < end, oldest first."""
 
     def activity_counts(
         self,

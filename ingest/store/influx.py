@@ -238,7 +238,7 @@ class InfluxStore:
 
     def readings(
         self,
-        home_id: str,
+        home_id: str | None,
         start: datetime,
         end: datetime,
         device_id: str | None = None,
@@ -246,16 +246,16 @@ class InfluxStore:
     ) -> list[Reading]:
         if limit <= 0:
             return []
-        where = f'"home_id" = {_lit(home_id)}'
+        where = "" if home_id is None else f'"home_id" = {_lit(home_id)} AND '
         if device_id is not None:
-            where += f' AND "device_id" = {_lit(device_id)}'
+            where += f'"device_id" = {_lit(device_id)} AND '
         # LIMIT applies to each measurement's series, so merge, sort, then cut.
         q = (
-            f"SELECT * FROM {_ALL} WHERE {where} AND time >= {ceil_ms(start)}ms"
+            f"SELECT * FROM {_ALL} WHERE {where}time >= {ceil_ms(start)}ms"
             f" AND time < {ceil_ms(end)}ms ORDER BY time ASC LIMIT {int(limit)}"
         )
         out = [r for s in self.query(q) for r in _series_readings(s)]
-        out.sort(key=lambda r: (r.ts, r.channel.value, r.device_id))
+        out.sort(key=lambda r: (r.ts, r.channel.value, r.home_id, r.device_id))
         return out[:limit]
 
     def activity_counts(

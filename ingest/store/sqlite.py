@@ -112,7 +112,7 @@ class SQLiteStore:
 
     def readings(
         self,
-        home_id: str,
+        home_id: str | None,
         start: datetime,
         end: datetime,
         device_id: str | None = None,
@@ -120,12 +120,15 @@ class SQLiteStore:
     ) -> list[Reading]:
         if limit <= 0:  # SQLite would read a negative LIMIT as "no limit"
             return []
-        sql = f"SELECT {_COLUMNS} FROM readings WHERE home_id = ? AND ts_ms >= ? AND ts_ms < ?"
-        params: list[object] = [home_id, ceil_ms(start), ceil_ms(end)]
+        sql = f"SELECT {_COLUMNS} FROM readings WHERE ts_ms >= ? AND ts_ms < ?"
+        params: list[object] = [ceil_ms(start), ceil_ms(end)]
+        if home_id is not None:
+            sql += " AND home_id = ?"
+            params.append(home_id)
         if device_id is not None:
             sql += " AND device_id = ?"
             params.append(device_id)
-        sql += " ORDER BY ts_ms, channel, device_id LIMIT ?"
+        sql += " ORDER BY ts_ms, channel, home_id, device_id LIMIT ?"
         params.append(limit)
         rows = self._query(sql, params)
         return [

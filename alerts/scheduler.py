@@ -1,0 +1,147 @@
+"""The alert engine's clockwork (APScheduler): device health and activity patterns every
+minute, baselines relearned nightly.
+
+The activity rules run on a rolling ``Signals`` array for every home, topped up each minute
+from the store with the readings of the last few minutes (re-read with a margin, so late
+outbox deliveries land in their own buckets). A new alert is raised when a rule starts to
+hold, not every minute it goes on holding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from tecwatch.alerts.baseline import Baselines, learn
+from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.alerts.health import health_hits
+from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
+from tecwatch.alerts.signals import Signals, align, empty, signals_from_readings
+from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home
+from tecwatch.settings import AlertSettings
+
+log = logging.getLogger(__name__)
+
+BUCKET = timedelta(minutes=5)
+RESCAN = timedelta(minutes=30)  # re-read this much history every pass: late readings count too
+LEARN_DAYS = 28
+
+
+class RuleRunner:
+    def __init__(
+        self,
+        store: TimeSeriesStore,
+        registry: Engine,
+        alerts: AlertEngine,
+        settings: AlertSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ):
+        self._store = store
+        self._registry = registry
+        self._alerts = alerts
+        self._settings = settings
+        self._clock = clock
+        self._signals: Signals | None = None
+        self._baselines: Baselines | None = None
+        self._last_held: dict[tuple[str, str], datetime] = {}  # when each (home, rule) last held
+
+    # -- jobs --------------------------------------------------------------------------------
+
+    def health_pass(self) -> list[int]:
+        now = self._clock()
+        with Session(self._registry) as s:
+            installed = [(d.home_id, d.device_id, d.type, d.installed_at)
+                         for d in s.scalars(select(Device).where(Device.removed_at.is_(None)))]
+        hits, _offline = health_hits(self._store.last_seen(), installed, now, self._settings)
+        return self._alerts.raise_hits(self._new_episodes(hits, now))
+
+    def learn_baselines(self) -> None:
+        """Nightly: baselines from the 28 days before today, for every home. Today is left out:
+        learning from an unusual day in progress (a fall) would make it look usual."""
+        now = self._clock()
+        homes = self._homes()
+        if not homes:
+            self._signals = self._baselines = None
+            return
+        today = datetime.combine(now.astimezone(ZoneInfo(self._settings.timezone)).date(), time(),
+                                 tzinfo=ZoneInfo(self._settings.timezone)).astimezone(timezone.utc)
+        start = align(today - timedelta(days=LEARN_DAYS), BUCKET)
+        readings = self._store.readings(None, start, now, limit=50_000_000)
+        signals = signals_from_readings(readings, homes, start, align(now, BUCKET) + BUCKET)
+        self._baselines = learn(signals.window(start, today), tz=self._settings.timezone, days=LEARN_DAYS)
+        self._signals = signals.window(align(now - LOOKBACK - BUCKET, BUCKET), signals.end)
+        learned = int(np.count_nonzero(self._baselines.learned))
+        log.info("baselines learned for %d of %d homes from %d readings", learned, len(homes), len(readings))
+
+    def pattern_pass(self) -> list[int]:
+        now = self._clock()
+        if self._baselines is None or self._signals is None or set(self._signals.home_ids) != set(self._homes()):
+            self.learn_baselines()
+        if self._signals is None or self._baselines is None:
+            return []  # no homes yet
+        self._signals = self._top_up(self._signals, now)
+        found = evaluate(self._signals, self._baselines, now, tz=self._settings.timezone)
+        offline = self._open_hub_outages()
+        hits = [RuleHit(a.home_id, a.rule, a.at, a.reason, a.detail) for a in found
+                if not (a.rule in ACTIVITY_RULES and a.home_id in offline)]
+        return self._alerts.raise_hits(self._new_episodes(hits, now))
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _homes(self) -> list[str]:
+        with Session(self._registry) as s:
+            registered = set(s.scalars(select(Home.id)))
+        return sorted(registered | {d.home_id for d in self._store.last_seen()})
+
+    def _top_up(self, old: Signals, now: datetime) -> Signals:
+        """Slide the window to end now and re-read the recent buckets from the store."""
+        start = align(now - LOOKBACK - BUCKET, BUCKET)
+        fresh = empty(old.home_ids, start, align(now, BUCKET) + BUCKET, BUCKET)
+        keep_from = max(start, old.start)
+        a, b = old.index_of(keep_from), min(old.n_buckets, old.index_of(fresh.end))
+        if b > a:
+            fresh.counts[:, fresh.index_of(keep_from):fresh.index_of(keep_from) + (b - a)] = old.counts[:, a:b]
+        since = align(now - RESCAN, BUCKET)
+        recent = signals_from_readings(self._store.readings(None, since, fresh.end, limit=10_000_000),
+                                       old.home_ids, since, fresh.end, BUCKET)
+        lo = fresh.index_of(recent.start)
+        fresh.counts[:, lo:lo + recent.n_buckets] = recent.counts
+        return fresh
+
+    def _open_hub_outages(self) -> set[str]:
+        with Session(self._registry) as s:
+            return set(s.scalars(select(Alert.home_id).where(Alert.rule == "hub_offline",
+                                                              Alert.state.in_(OPEN_STATES))))
+
+    def _new_episodes(self, hits: list[RuleHit], now: datetime) -> list[RuleHit]:
+        """Only hits that start a new episode: a rule that has held all along is one alert,
+        even after someone resolves it."""
+        out = []
+        for h in hits:
+            key = (h.home_id, h.rule)
+            last = self._last_held.get(key)
+            if last is None or now - last > EPISODE_GAP:
+                out.append(h)
+            self._last_held[key] = now
+        return out
+
+
+def start_scheduler(runner: RuleRunner, settings: AlertSettings) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone=settings.timezone)
+    scheduler.add_job(runner.health_pass, "interval", seconds=settings.health_interval_s, id="device_health",
+                      max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(runner.pattern_pass, "interval", seconds=settings.pattern_interval_s, id="activity_patterns",
+                      max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
+    scheduler.add_job(runner.learn_baselines, "cron", hour=3, minute=30, id="learn_baselines",
+                      max_instances=1, coalesce=True)
+    scheduler.start()
+    return scheduler
