@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .signals import ACTIVITY_SIGNALS, DOOR_OPEN, MOTION_ANY, MOTION_BATHROOM, Signals
+from .signals import DOOR_OPEN, MOTION_ANY, MOTION_BATHROOM, PENDANT, Signals
 
 # "Up and about": at least 4 of the last 6 five-minute buckets had activity. A night-time
 # bathroom trip (under ~10 minutes) does not reach that; getting up for the day does (on the
@@ -108,9 +108,10 @@ def quiet_spells(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def only_bathroom(signals: Signals) -> np.ndarray:
     """(H, B) bool: the bucket's only activity was bathroom movement (so they were last seen there)."""
     c = signals.counts
-    others = [s for s in ACTIVITY_SIGNALS if s != MOTION_ANY]
-    return (c[:, :, MOTION_BATHROOM] > 0) & (c[:, :, MOTION_ANY] == c[:, :, MOTION_BATHROOM]) & (
-        c[:, :, others] == 0).all(axis=2)
+    others = c[:, :, DOOR_OPEN].copy()  # the other activity signals, ORed plane by plane
+    for s in range(DOOR_OPEN + 1, PENDANT + 1):
+        others |= c[:, :, s]
+    return (c[:, :, MOTION_BATHROOM] > 0) & (c[:, :, MOTION_ANY] == c[:, :, MOTION_BATHROOM]) & (others == 0)
 
 
 def bathroom_visit_starts(signals: Signals) -> np.ndarray:

@@ -65,7 +65,11 @@ def evaluate(
     """
     end_b = min(signals.n_buckets, signals.index_of(now))
     lo = max(0, end_b - int(LOOKBACK / signals.bucket))
-    sig = Signals(signals.home_ids, signals.time_of(lo), signals.bucket, signals.counts[:, lo:end_b], signals.names)
+    recent = signals.counts[:, lo:end_b]
+    if recent.strides[2] < recent.strides[1]:
+        # Laid out home by home: make each signal's plane contiguous first (see signals.empty).
+        recent = np.ascontiguousarray(recent.transpose(2, 0, 1)).transpose(1, 2, 0)
+    sig = Signals(signals.home_ids, signals.time_of(lo), signals.bucket, recent, signals.names)
     off = None if hub_offline is None else hub_offline[:, lo:end_b]
     steps = max(1, int((window or signals.bucket) / signals.bucket))
     cols = np.arange(max(0, sig.n_buckets - steps), sig.n_buckets)
