@@ -10,7 +10,7 @@ hold, not every minute it goes on holding.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from tecwatch.alerts.health import health_hits
 from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
 from tecwatch.alerts.signals import Signals, align, empty, signals_from_readings
 from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.ingest.store.base import DeviceLastSeen
 from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home
 from tecwatch.settings import AlertSettings
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 BUCKET = timedelta(minutes=5)
 RESCAN = timedelta(minutes=30)  # re-read this much history every pass: late readings count too
 LEARN_DAYS = 28
+MAX_READINGS_PER_HOME = 5_000_000
 
 
 class RuleRunner:
@@ -75,32 +77,41 @@ class RuleRunner:
         today = datetime.combine(now.astimezone(ZoneInfo(self._settings.timezone)).date(), time(),
                                  tzinfo=ZoneInfo(self._settings.timezone)).astimezone(timezone.utc)
         start = align(today - timedelta(days=LEARN_DAYS), BUCKET)
-        readings = self._store.readings(None, start, now, limit=50_000_000)
-        signals = signals_from_readings(readings, homes, start, align(now, BUCKET) + BUCKET)
+        end = align(now, BUCKET) + BUCKET
+        signals = empty(homes, start, end, BUCKET)
+        total = 0
+        # A home at a time, folded straight into the array: memory holds one home's readings.
+        for h, home_id in enumerate(homes):
+            readings = self._store.readings(home_id, start, end, limit=MAX_READINGS_PER_HOME)
+            total += len(readings)
+            signals.counts[h] = signals_from_readings(readings, [home_id], start, end, BUCKET).counts[0]
         self._baselines = learn(signals.window(start, today), tz=self._settings.timezone, days=LEARN_DAYS)
         self._signals = signals.window(align(now - LOOKBACK - BUCKET, BUCKET), signals.end)
         learned = int(np.count_nonzero(self._baselines.learned))
-        log.info("baselines learned for %d of %d homes from %d readings", learned, len(homes), len(readings))
+        log.info("baselines learned for %d of %d homes from %d readings", learned, len(homes), total)
 
     def pattern_pass(self) -> list[int]:
         now = self._clock()
-        if self._baselines is None or self._signals is None or set(self._signals.home_ids) != set(self._homes()):
+        seen = self._store.last_seen()
+        if self._baselines is None or self._signals is None or set(self._signals.home_ids) != set(self._homes(seen)):
             self.learn_baselines()
         if self._signals is None or self._baselines is None:
             return []  # no homes yet
         self._signals = self._top_up(self._signals, now)
         found = evaluate(self._signals, self._baselines, now, tz=self._settings.timezone)
-        offline = self._open_hub_outages()
+        # A hub that has gone quiet explains a quiet home, whether or not its alert is raised yet.
+        _hits, stale = health_hits(seen, (), now, self._settings)
+        offline = self._open_hub_outages() | stale
         hits = [RuleHit(a.home_id, a.rule, a.at, a.reason, a.detail) for a in found
                 if not (a.rule in ACTIVITY_RULES and a.home_id in offline)]
         return self._alerts.raise_hits(self._new_episodes(hits, now))
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _homes(self) -> list[str]:
+    def _homes(self, seen: Sequence[DeviceLastSeen] | None = None) -> list[str]:
         with Session(self._registry) as s:
             registered = set(s.scalars(select(Home.id)))
-        return sorted(registered | {d.home_id for d in self._store.last_seen()})
+        return sorted(registered | {d.home_id for d in (self._store.last_seen() if seen is None else seen)})
 
     def _top_up(self, old: Signals, now: datetime) -> Signals:
         """Slide the window to end now and re-read the recent buckets from the store."""

@@ -93,3 +93,23 @@ def test_the_alerts_command_starts_and_stops_cleanly(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_home_whose_hub_went_quiet_gets_no_activity_alerts(tmp_path, registry):
+    """Nothing at all from a home since midnight, not even heartbeats: that is a hub problem,
+    not a resident who stopped moving."""
+    homes = [make_home(SEED, i) for i in (1, 2)]
+    first = datetime.now(timezone.utc).date() - timedelta(days=40)
+    now = datetime.combine(first + timedelta(days=DAYS), time(10, 0), tzinfo=timezone.utc)
+    store = SQLiteStore(tmp_path / "readings.db")
+    try:
+        backfill(store, homes, days=DAYS, seed=SEED, first_day=first, progress=False)
+        runner = RuleRunner(store, registry, AlertEngine(registry, clock=lambda: now), AlertSettings(),
+                            clock=lambda: now)
+        assert runner.pattern_pass() == []
+        runner.health_pass()
+        with Session(registry) as s:
+            assert {(a.home_id, a.rule) for a in s.scalars(select(Alert))} == {
+                ("home-1", "hub_offline"), ("home-2", "hub_offline")}
+    finally:
+        store.close()
