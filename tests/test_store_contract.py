@@ -310,3 +310,24 @@ def test_writer_and_readers_in_threads(store):
             t.join()
     assert errors == []
     assert len(store.readings("h1", T0, T0 + DAY)) == 1000
+
+
+def test_sqlite_fills_last_seen_for_a_store_written_before_it_kept_one(tmp_path):
+    import sqlite3
+
+    from tecwatch.ingest.store.sqlite import SQLiteStore
+
+    path = tmp_path / "old.db"
+    s = SQLiteStore(path)
+    s.write([rd("h1", "pir-1", "motion", T0, {"occupancy": True}),
+             rd("h1", "pir-1", "motion", T0 + HOUR, {"occupancy": False})])
+    s.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE device_last_seen")
+    s = SQLiteStore(path)
+    try:
+        assert s.last_seen() == [DeviceLastSeen("h1", "pir-1", "motion", T0 + HOUR)]
+        s.write([rd("h1", "pir-1", "motion", T0 - HOUR, {"occupancy": True})])  # late, older
+        assert s.last_seen() == [DeviceLastSeen("h1", "pir-1", "motion", T0 + HOUR)]
+    finally:
+        s.close()

@@ -37,6 +37,22 @@ CREATE TABLE IF NOT EXISTS readings (
     PRIMARY KEY (channel, home_id, device_id, ts_ms)
 );
 CREATE INDEX IF NOT EXISTS readings_home_ts ON readings (home_id, ts_ms);
+-- The newest event time per device, kept up to date on every write: the health pass asks for
+-- it every minute, and a GROUP BY over all readings would read the whole table each time.
+CREATE TABLE IF NOT EXISTS device_last_seen (
+    home_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    device_type TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    PRIMARY KEY (home_id, device_id)
+);
+"""
+
+_SEEN = """
+INSERT INTO device_last_seen (home_id, device_id, device_type, ts_ms) VALUES (?, ?, ?, ?)
+ON CONFLICT (home_id, device_id) DO UPDATE SET
+    device_type = CASE WHEN excluded.ts_ms >= ts_ms THEN excluded.device_type ELSE device_type END,
+    ts_ms = max(ts_ms, excluded.ts_ms)
 """
 
 # Last write wins, as in InfluxDB: a redelivered reading replaces itself.
@@ -89,18 +105,31 @@ class SQLiteStore:
             # FULL: a commit is on disk (WAL fsynced) before write() returns.
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
+            with self._conn:
+                # A store from before the table existed: fill it once.
+                if self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM device_last_seen)").fetchone()[0]:
+                    self._conn.execute(
+                        "INSERT INTO device_last_seen SELECT home_id, device_id, device_type, MAX(ts_ms)"
+                        " FROM readings GROUP BY home_id, device_id")
 
     def write(self, readings: Sequence[Reading]) -> None:
         rows, refused = [], []
+        newest: dict[tuple[str, str], tuple[str, int]] = {}
         for r in readings:
             try:
-                rows.append(_row(r))
+                row = _row(r)
             except (ValueError, TypeError):  # NaN/infinity or a value JSON cannot hold
                 refused.append(r)
+                continue
+            rows.append(row)
+            key, ts = (r.home_id, r.device_id), row[5]
+            if key not in newest or ts >= newest[key][1]:
+                newest[key] = (r.device_type, ts)
         if rows:
             try:
                 with self._lock, self._conn:  # one transaction: all or nothing
                     self._conn.executemany(_UPSERT, rows)
+                    self._conn.executemany(_SEEN, [(h, d, t, ts) for (h, d), (t, ts) in newest.items()])
             except sqlite3.OperationalError as err:  # locked, disk full, I/O error
                 raise StoreUnavailable(f"SQLite store {self.path}: {err}") from err
         if refused:
@@ -165,9 +194,8 @@ class SQLiteStore:
     def last_seen(self, home_ids: Sequence[str] | None = None) -> list[DeviceLastSeen]:
         where, params = _home_filter(home_ids)
         sql = (
-            "SELECT home_id, device_id, device_type, MAX(ts_ms) FROM readings"
-            f" WHERE 1{where} GROUP BY home_id, device_id, device_type"
-            " ORDER BY home_id, device_id, device_type"
+            "SELECT home_id, device_id, device_type, ts_ms FROM device_last_seen"
+            f" WHERE 1{where} ORDER BY home_id, device_id"
         )
         return [DeviceLastSeen(h, d, t, from_ms(ms)) for h, d, t, ms in self._query(sql, params)]
 
