@@ -1,16 +1,26 @@
-"""``tecwatch demo``: embedded broker + ingest + a small simulated feed, printing what is stored."""
+"""``tecwatch demo``: embedded broker + ingest + alert engine + a small simulated feed, printing
+what is stored, the alerts raised and the notifications a monitoring centre receives."""
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tecwatch.alerts.service import list_alerts
 from tecwatch.broker import EmbeddedBroker
 from tecwatch.ingest.runner import IngestWorker
 from tecwatch.localservices import free_port
+from tecwatch.registry.models import ContactRoute, EscalationChain, EscalationStep, Responder, ResponderKind
 from tecwatch.settings import Settings
 from tecwatch.simulators.feed import run_feed
 
@@ -26,6 +36,55 @@ def _port_free(host: str, port: int) -> bool:
             return False
 
 
+DEMO_CENTRE = "Monitoring centre (demo)"
+
+
+class _CentreWebhook:
+    """Stands in for a monitoring centre's system: takes the signed webhooks and prints them."""
+
+    def __init__(self, secret: bytes, out) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                signed = verify(secret, self.headers.get(TIMESTAMP_HEADER, ""), body,
+                                self.headers.get(SIGNATURE_HEADER, ""))
+                notice = json.loads(body)
+                out(f">> monitoring centre notified (signature {'ok' if signed else 'BAD'}): alert "
+                    f"{notice['alert_id']} [P{notice['priority']}] {notice['rule']} at {notice['home_id']}: "
+                    f"{notice['reason']}")
+                self.send_response(204 if signed else 401)
+                self.end_headers()
+
+            def log_message(self, *_args) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/alerts"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _demo_escalation(engine: Engine, url: str) -> None:
+    """A county-default chain that notifies the demo monitoring centre (its URL changes per run)."""
+    with Session(engine) as s, s.begin():
+        centre = s.scalars(select(Responder).where(Responder.name == DEMO_CENTRE)).first()
+        if centre is None:
+            centre = Responder(name=DEMO_CENTRE, kind=ResponderKind.OPERATOR)
+            s.add(centre)
+            s.flush()
+            chain = EscalationChain(home_id=None, name="demo default")
+            s.add(chain)
+            s.flush()
+            s.add(EscalationStep(chain_id=chain.id, position=1, responder_id=centre.id, wait_minutes=5))
+            s.add(ContactRoute(responder_id=centre.id, kind="webhook", target=url))
+        else:
+            for route in s.scalars(select(ContactRoute).where(ContactRoute.responder_id == centre.id)):
+                route.target = url
+
+
 def run_demo(settings: Settings, homes: int, rate: float, duration: float | None, out=print) -> None:
     broker = settings.broker
     if broker.mode == "embedded" and not _port_free(broker.host, broker.port):
@@ -38,6 +97,8 @@ def run_demo(settings: Settings, homes: int, rate: float, duration: float | None
     if embedded:
         embedded.start()
     worker = IngestWorker(settings)
+    centre = _CentreWebhook(settings.alerts.webhook_secret.get_secret_value().encode(), out)
+    _demo_escalation(worker.engine, centre.url)
     worker.start()
     stop = threading.Event()
     feed_settings = broker.model_copy(update={"username": "demo-feed"})
@@ -66,8 +127,14 @@ def run_demo(settings: Settings, homes: int, rate: float, duration: float | None
         stop.set()
         feed.join(5)
         worker.stop()
+        centre.close()
         if embedded:
             embedded.stop()
+    open_alerts = list_alerts(worker.engine)
+    if open_alerts:
+        out(f"Open alerts ({len(open_alerts)}; acknowledge with the API, `tecwatch api`):")
+        for a in open_alerts[:5]:
+            out(f"  #{a.id} [P{a.priority}] {a.rule} at {a.home_id}: {a.reason} ({a.state}, step {a.escalation_step})")
     rejected = worker.dead_letters.list(limit=3)
     if rejected:
         out("Recent dead letters (rejected messages, kept for inspection):")

@@ -22,6 +22,9 @@ def test_demo_stores_readings_hands_over_alarms_and_keeps_dead_letters(tmp_path)
     assert len(stored) > 300, out[-2000:]
     assert "** ALARM **" in out  # a pendant press, read back from the store
     assert re.search(r"ALERT \d+ raised: pendant at home-", done.stderr)  # ...and a stored alert
+    # ...that escalated to the demo monitoring centre over a signed webhook.
+    assert re.search(r"^>> monitoring centre notified \(signature ok\): alert \d+ \[P1\] pendant", out, flags=re.M)
+    assert "Open alerts (" in out
     assert "Recent dead letters" in out and "missing_ts" in out
     final = re.search(r"Done: received=(\d+) written=(\d+) rejected=(\d+)", out)
     received, written, rejected = map(int, final.groups())
