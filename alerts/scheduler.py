@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta, timezone
 
 import numpy as np
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,6 +23,7 @@ from tecwatch.alerts.baseline import Baselines, learn
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.health import health_hits
 from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
+from tecwatch.alerts.signalcache import DayCache
 from tecwatch.alerts.signals import Signals, align, empty, signals_from_readings
 from tecwatch.ingest.store import TimeSeriesStore
 from tecwatch.ingest.store.base import DeviceLastSeen
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 BUCKET = timedelta(minutes=5)
 RESCAN = timedelta(minutes=30)  # re-read this much history every pass: late readings count too
 LEARN_DAYS = 28
-MAX_READINGS_PER_HOME = 5_000_000
+RECENT_DAYS = timedelta(days=2)  # re-read from the store every night: an outbox may deliver late
+MAX_READINGS_TODAY = 50_000_000
 
 
 class RuleRunner:
@@ -46,7 +47,9 @@ class RuleRunner:
         alerts: AlertEngine,
         settings: AlertSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        cache: DayCache | None = None,
     ):
+        self._cache = cache
         self._store = store
         self._registry = registry
         self._alerts = alerts
@@ -67,28 +70,51 @@ class RuleRunner:
         return self._alerts.raise_hits(self._new_episodes(hits, now))
 
     def learn_baselines(self) -> None:
-        """Nightly: baselines from the 28 days before today, for every home. Today is left out:
-        learning from an unusual day in progress (a fall) would make it look usual."""
+        """Nightly: baselines from the 28 whole (UTC) days before today, for every home. Today is
+        left out: learning from an unusual day in progress (a fall) would make it look usual."""
         now = self._clock()
         homes = self._homes()
         if not homes:
             self._signals = self._baselines = None
             return
-        today = datetime.combine(now.astimezone(ZoneInfo(self._settings.timezone)).date(), time(),
-                                 tzinfo=ZoneInfo(self._settings.timezone)).astimezone(timezone.utc)
-        start = align(today - timedelta(days=LEARN_DAYS), BUCKET)
-        end = align(now, BUCKET) + BUCKET
-        signals = empty(homes, start, end, BUCKET)
-        total = 0
-        # A home at a time, folded straight into the array: memory holds one home's readings.
-        for h, home_id in enumerate(homes):
-            readings = self._store.readings(home_id, start, end, limit=MAX_READINGS_PER_HOME)
-            total += len(readings)
-            signals.counts[h] = signals_from_readings(readings, [home_id], start, end, BUCKET).counts[0]
-        self._baselines = learn(signals.window(start, today), tz=self._settings.timezone, days=LEARN_DAYS)
-        self._signals = signals.window(align(now - LOOKBACK - BUCKET, BUCKET), signals.end)
+        today = now.astimezone(timezone.utc).date()
+        first = today - timedelta(days=LEARN_DAYS)
+        days = [first + timedelta(days=n) for n in range(LEARN_DAYS)]
+        folded = 0
+        planes = []
+        for day in days:
+            day_planes, read = self._day_planes(day, homes, cacheable=day < today - RECENT_DAYS)
+            planes.append(day_planes)
+            folded += read
+        start = datetime.combine(first, time(), tzinfo=timezone.utc)
+        history = Signals(homes, start, BUCKET, np.concatenate(planes, axis=2).transpose(1, 2, 0))
+        self._baselines = learn(history, tz=self._settings.timezone, days=LEARN_DAYS)
+        # The rolling window for the minute passes: the end of history, then today from the store.
+        midnight = datetime.combine(today, time(), tzinfo=timezone.utc)
+        rolling = empty(homes, align(now - LOOKBACK - BUCKET, BUCKET), align(now, BUCKET) + BUCKET, BUCKET)
+        _copy_overlap(history, rolling)
+        todays = self._store.readings(None, midnight, rolling.end, limit=MAX_READINGS_TODAY)
+        _copy_overlap(signals_from_readings(todays, homes, midnight, rolling.end, BUCKET), rolling)
+        self._signals = rolling
+        if self._cache is not None:
+            self._cache.prune(first)
         learned = int(np.count_nonzero(self._baselines.learned))
-        log.info("baselines learned for %d of %d homes from %d readings", learned, len(homes), total)
+        log.info("baselines learned for %d of %d homes (%d readings folded, the rest from the day cache)",
+                 learned, len(homes), folded + len(todays))
+
+    def _day_planes(self, day: date, homes: list[str], cacheable: bool) -> tuple[np.ndarray, int]:
+        """One UTC day of every home as (signals, homes, buckets), and how many readings that took."""
+        if self._cache is not None and cacheable:
+            kept = self._cache.load(day, homes)
+            if kept is not None:
+                return kept, 0
+        start = datetime.combine(day, time(), tzinfo=timezone.utc)
+        end = start + timedelta(days=1)
+        readings = self._store.readings(None, start, end, limit=MAX_READINGS_TODAY)
+        planes = np.ascontiguousarray(signals_from_readings(readings, homes, start, end, BUCKET).counts.transpose(2, 0, 1))
+        if self._cache is not None and cacheable:
+            self._cache.save(day, homes, planes)
+        return planes, len(readings)
 
     def pattern_pass(self) -> list[int]:
         now = self._clock()
@@ -115,17 +141,11 @@ class RuleRunner:
 
     def _top_up(self, old: Signals, now: datetime) -> Signals:
         """Slide the window to end now and re-read the recent buckets from the store."""
-        start = align(now - LOOKBACK - BUCKET, BUCKET)
-        fresh = empty(old.home_ids, start, align(now, BUCKET) + BUCKET, BUCKET)
-        keep_from = max(start, old.start)
-        a, b = old.index_of(keep_from), min(old.n_buckets, old.index_of(fresh.end))
-        if b > a:
-            fresh.counts[:, fresh.index_of(keep_from):fresh.index_of(keep_from) + (b - a)] = old.counts[:, a:b]
+        fresh = empty(old.home_ids, align(now - LOOKBACK - BUCKET, BUCKET), align(now, BUCKET) + BUCKET, BUCKET)
+        _copy_overlap(old, fresh)
         since = align(now - RESCAN, BUCKET)
-        recent = signals_from_readings(self._store.readings(None, since, fresh.end, limit=10_000_000),
-                                       old.home_ids, since, fresh.end, BUCKET)
-        lo = fresh.index_of(recent.start)
-        fresh.counts[:, lo:lo + recent.n_buckets] = recent.counts
+        recent = self._store.readings(None, since, fresh.end, limit=MAX_READINGS_TODAY)
+        _copy_overlap(signals_from_readings(recent, old.home_ids, since, fresh.end, BUCKET), fresh)
         return fresh
 
     def _open_hub_outages(self) -> set[str]:
@@ -144,6 +164,15 @@ class RuleRunner:
                 out.append(h)
             self._last_held[key] = now
         return out
+
+
+def _copy_overlap(src: Signals, dst: Signals) -> None:
+    """Copy the buckets both arrays cover from ``src`` into ``dst`` (same homes, same bucket)."""
+    lo, hi = max(src.start, dst.start), min(src.end, dst.end)
+    if hi <= lo:
+        return
+    n = src.index_of(hi) - src.index_of(lo)
+    dst.counts[:, dst.index_of(lo):dst.index_of(lo) + n] = src.counts[:, src.index_of(lo):src.index_of(lo) + n]
 
 
 def start_scheduler(runner: RuleRunner, settings: AlertSettings) -> BackgroundScheduler:

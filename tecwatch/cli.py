@@ -195,6 +195,7 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.alerts.runtime import AlertRuntime
     from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
+    from tecwatch.alerts.signalcache import DayCache
     from tecwatch.db import make_engine
     from tecwatch.ingest.store import open_store
 
@@ -205,7 +206,8 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     runtime = AlertRuntime(engine, settings.alerts)
     store = open_store(settings.store)
     runtime.start()
-    scheduler = start_scheduler(RuleRunner(store, engine, runtime.engine, settings.alerts), settings.alerts)
+    runner = RuleRunner(store, engine, runtime.engine, settings.alerts, cache=DayCache(settings.data_dir / "signals"))
+    scheduler = start_scheduler(runner, settings.alerts)
     print("alert engine running: device health and activity patterns every minute, escalation and "
           "notifications; Ctrl-C to stop", flush=True)
     try:

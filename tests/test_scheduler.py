@@ -113,3 +113,44 @@ def test_a_home_whose_hub_went_quiet_gets_no_activity_alerts(tmp_path, registry)
                 ("home-1", "hub_offline"), ("home-2", "hub_offline")}
     finally:
         store.close()
+
+
+class CountingStore:
+    """The real store, counting how many day-sized reads the runner makes."""
+
+    def __init__(self, store):
+        self._store = store
+        self.all_home_reads = 0
+
+    def readings(self, home_id, start, end, **kw):
+        if home_id is None and end - start >= timedelta(hours=1):
+            self.all_home_reads += 1
+        return self._store.readings(home_id, start, end, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+
+def test_nightly_learning_folds_each_finished_day_once(tmp_path, registry):
+    from tecwatch.alerts.signalcache import DayCache
+
+    homes = [make_home(SEED, i) for i in (1, 2, 3)]
+    now = datetime.combine(datetime.now(timezone.utc).date(), time(3, 30), tzinfo=timezone.utc)
+    store = SQLiteStore(tmp_path / "readings.db")
+    try:
+        backfill(store, homes, days=DAYS, seed=SEED, first_day=now.date() - timedelta(days=DAYS), progress=False)
+        counting = CountingStore(store)
+        engine = AlertEngine(registry, clock=lambda: now)
+        cached = RuleRunner(counting, registry, engine, AlertSettings(), clock=lambda: now,
+                            cache=DayCache(tmp_path / "signals"))
+        cached.learn_baselines()
+        assert counting.all_home_reads == 28 + 1  # every day, then today so far
+        assert len(list((tmp_path / "signals").glob("signals-*.npz"))) == 26  # the last 2 days stay live
+        counting.all_home_reads = 0
+        cached.learn_baselines()
+        assert counting.all_home_reads == 2 + 1  # the recent days and today only
+        plain = RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: now)
+        plain.learn_baselines()
+        assert [cached._baselines.explain(i) for i in range(3)] == [plain._baselines.explain(i) for i in range(3)]
+    finally:
+        store.close()
