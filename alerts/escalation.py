@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts.acklink import make_token
 from tecwatch.alerts.notify import AlertNotice, NotifyError, Sender
 from tecwatch.registry.models import (
     Alert, AlertEvent, AlertState, ContactRoute, EscalationChain, EscalationStep, Home, Notification,
@@ -182,8 +183,11 @@ class Dispatcher:
             if alert.state is not AlertState.RAISED:
                 n.status = NotificationStatus.CANCELLED  # someone already has it in hand
                 return
+            token = make_token(self._settings.webhook_secret.get_secret_value().encode(), alert.id, responder.id,
+                               self._clock())
+            ack_url = f"{self._settings.public_url.rstrip('/')}/api/alerts/{alert.id}/acknowledge-by-link?token={token}"
             notice = AlertNotice(alert.id, alert.home_id, alert.rule, alert.priority, alert.reason,
-                                 alert.occurred_at.isoformat(), n.step, responder.name, alert.device_id)
+                                 alert.occurred_at.isoformat(), n.step, responder.name, alert.device_id, ack_url)
             kind, target = route.kind, route.target
         error = None
         try:

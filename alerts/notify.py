@@ -33,6 +33,7 @@ class AlertNotice:
     step: int
     responder: str
     device_id: str | None = None
+    acknowledge_url: str | None = None  # signed for this responder; see alerts.acklink
 
     def title(self) -> str:
         return f"[P{self.priority}] {self.rule.replace('_', ' ')} at {self.home_id}"
@@ -41,7 +42,10 @@ class AlertNotice:
         lines = [f"{self.reason or self.rule} (alert {self.alert_id}, at {self.occurred_at} UTC)."]
         if self.device_id:
             lines.append(f"Device: {self.device_id}.")
-        lines.append("Please acknowledge so the alert stops escalating.")
+        if self.acknowledge_url:
+            lines.append(f"Please acknowledge so the alert stops escalating: {self.acknowledge_url}")
+        else:
+            lines.append("Please acknowledge so the alert stops escalating.")
         return " ".join(lines)
 
 

@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts.acklink import check_token
 from tecwatch.alerts.lifecycle import transition
-from tecwatch.registry.models import OPEN_STATES, Alert, AlertState, Notification, NotificationStatus, Outcome
+from tecwatch.registry.models import (
+    OPEN_STATES, Alert, AlertState, Notification, NotificationStatus, Outcome, Responder,
+)
 
 
 class AlertNotFound(LookupError):
@@ -89,6 +92,17 @@ def _change(engine: Engine, alert_id: int, to: AlertState, actor: str, outcome: 
 
 def acknowledge(engine: Engine, alert_id: int, actor: str, note: str = "", at: datetime | None = None) -> AlertView:
     return _change(engine, alert_id, AlertState.ACKNOWLEDGED, actor, None, note, at)
+
+
+def acknowledge_by_link(engine: Engine, alert_id: int, token: str, secret: bytes,
+                        at: datetime | None = None) -> AlertView:
+    """Acknowledge as the responder the signed link was sent to."""
+    at = at or datetime.now(timezone.utc)
+    responder_id = check_token(secret, alert_id, token, at)
+    with Session(engine) as s:
+        responder = s.get(Responder, responder_id)
+        name = responder.name if responder else f"responder {responder_id}"
+    return acknowledge(engine, alert_id, f"{name} (acknowledge link)", at=at)
 
 
 def resolve(engine: Engine, alert_id: int, actor: str, outcome: Outcome, note: str = "",

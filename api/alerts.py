@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from html import escape
+
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from tecwatch.alerts import service
+from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import TransitionError
 from tecwatch.registry.models import Outcome
 
@@ -51,6 +55,24 @@ def get_alert(request: Request, alert_id: int) -> dict[str, Any]:
 @router.post("/{alert_id}/acknowledge")
 def acknowledge(request: Request, alert_id: int, body: Acknowledge) -> dict[str, Any]:
     return _call(service.acknowledge, _engine(request), alert_id, body.actor, body.note)
+
+
+@router.get("/{alert_id}/acknowledge-by-link", response_class=HTMLResponse)
+def acknowledge_link_page(alert_id: int, token: str) -> str:
+    # A GET must not change anything (mail scanners follow links): show a button that POSTs.
+    return (f"<!doctype html><title>Acknowledge alert {alert_id}</title>"
+            f"<form method=post action='/api/alerts/{alert_id}/acknowledge-by-link?token={escape(token, quote=True)}'>"
+            f"<p>Acknowledge alert {alert_id}? This tells everyone you are dealing with it.</p>"
+            "<button type=submit>Acknowledge</button></form>")
+
+
+@router.post("/{alert_id}/acknowledge-by-link")
+def acknowledge_by_link(request: Request, alert_id: int, token: str) -> dict[str, Any]:
+    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
+    try:
+        return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)
+    except BadLink as err:
+        raise HTTPException(403, str(err)) from err
 
 
 @router.post("/{alert_id}/resolve")

@@ -18,6 +18,7 @@ def create_app(settings: Settings) -> FastAPI:
         engine = make_engine(settings.registry.url)
         upgrade(engine)
         app.state.registry = engine
+        app.state.settings = settings
         yield
         engine.dispose()
 

@@ -96,6 +96,8 @@ class AlertSettings(BaseModel):
     # Used when a home has no escalation chain of its own and no default chain exists.
     fallback_wait_minutes: int = Field(5, ge=1)
     timezone: str = "Europe/London"
+    # Where responders reach the API: acknowledge links in notifications start with it.
+    public_url: str = "http://127.0.0.1:8080"
     # A device is silent after this many times its type's expected reporting interval...
     silent_factor: float = Field(1.5, ge=1.0)
     # ...or after these seconds for a device type (e.g. {"gateway": 300} for a missed heartbeat).

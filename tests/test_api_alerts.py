@@ -68,3 +68,35 @@ def test_queue_acknowledge_resolve(api):
     assert client.get("/api/alerts/999").status_code == 404
     assert client.post("/api/alerts/999/acknowledge", json={"actor": "x"}).status_code == 404
     assert client.post(f"/api/alerts/{fall}/acknowledge", json={"actor": ""}).status_code == 422
+
+
+def test_acknowledge_link_from_a_notification(api, registry_url):
+    from sqlalchemy.orm import Session
+
+    from tecwatch.alerts.acklink import make_token
+    from tecwatch.registry.models import Responder, ResponderKind
+
+    client, alerts = api
+    [alert_id] = alerts.raise_hits([RuleHit("home-1", "pendant", T0, "Pendant pressed", {}, "pendant-1")])
+    engine = make_engine(registry_url)
+    with Session(engine) as s, s.begin():
+        jo = Responder(name="Jo (daughter)", kind=ResponderKind.FAMILY)
+        s.add(jo)
+        s.flush()
+        jo_id = jo.id
+    engine.dispose()
+    secret = Settings().alerts.webhook_secret.get_secret_value().encode()
+    now = datetime.now(timezone.utc)
+    token = make_token(secret, alert_id, jo_id, now)
+    url = f"/api/alerts/{alert_id}/acknowledge-by-link"
+
+    page = client.get(url, params={"token": token})
+    assert page.status_code == 200 and "<form method=post" in page.text
+    assert client.get(f"/api/alerts/{alert_id}").json()["state"] == "raised", "a GET changes nothing"
+    assert client.post(url, params={"token": token[:-1] + "0"}).status_code == 403
+    assert client.post(f"/api/alerts/{alert_id + 1}/acknowledge-by-link", params={"token": token}).status_code == 403
+    old = make_token(secret, alert_id, jo_id, now - timedelta(days=2))
+    expired = client.post(url, params={"token": old})
+    assert expired.status_code == 403 and "expired" in expired.json()["detail"]
+    done = client.post(url, params={"token": token})
+    assert done.status_code == 200 and done.json()["acknowledged_by"] == "Jo (daughter) (acknowledge link)"
