@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
@@ -110,3 +115,41 @@ def expected_keys(sent: Sequence[Sent]) -> set[tuple[str, str, datetime]]:
 
 def count_stored(store: TimeSeriesStore, sent: Sequence[Sent]) -> int:
     return len(stored_keys(store, sent))
+
+
+class TecwatchProcess:
+    """A ``tecwatch <command>`` as a real OS process, configured only through its arguments and
+    TECWATCH_* variables, logging to a file; ready once ``ready_marker`` appears in the log."""
+
+    def __init__(self, args: Sequence[str], log_path: Path, env: dict[str, str] | None = None,
+                 ready_marker: bytes = b"subscribing"):
+        self.args = list(args)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | (env or {})
+        self.log_path = log_path
+        self.ready_marker = ready_marker
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", *self.args], env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self.ready_marker in self.log_path.read_bytes()[offset:], 20,
+                   f"tecwatch {self.args[0]} to be ready (log: {self.log_path})")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)

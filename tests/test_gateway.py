@@ -4,8 +4,6 @@ and the platform broker, with ingest storing what arrives."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from pydantic import SecretStr
-from support import Publisher, wait_until
+from support import Publisher, TecwatchProcess, wait_until
 from tecwatch.devices import Channel
 from tecwatch.gateway.config import GatewayConfig, GatewayConfigError, load_config
 from tecwatch.gateway.runner import Gateway
@@ -215,41 +213,15 @@ def test_the_platform_refuses_a_gateway_with_the_wrong_password(tmp_path, local,
         gateway.stop(drain_s=0)
 
 
-class GatewayProcess:
+def gateway_process(tmp_path: Path, local: Mosquitto, platform: Mosquitto) -> TecwatchProcess:
     """``tecwatch gateway --config`` as a real OS process."""
-
-    def __init__(self, config: Path, log_path: Path):
-        self.config = config
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")}
-            self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "gateway", "--config", str(self.config),
-                                          "--stats-interval", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(lambda: b"subscribed to" in self.log_path.read_bytes()[offset:], 20,
-                   f"the gateway to subscribe (log: {self.log_path})")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+    config = write_toml(tmp_path / "gateway.toml", config_dict(tmp_path, local, platform))
+    return TecwatchProcess(["gateway", "--config", str(config), "--stats-interval", "1"], tmp_path / "gateway.log",
+                           ready_marker=b"subscribed to")
 
 
 def test_a_killed_gateway_leaves_a_retained_offline_status(tmp_path, local, platform, ingest, store):
-    gw = GatewayProcess(write_toml(tmp_path / "gateway.toml", config_dict(tmp_path, local, platform)),
-                        tmp_path / "gateway.log")
+    gw = gateway_process(tmp_path, local, platform)
     gw.start()
     try:
         wait_until(lambda: any(r.values.get("status") == "online" for r in store.readings(
@@ -268,8 +240,7 @@ def test_platform_outage_and_gateway_restart_lose_nothing(tmp_path, local, platf
     """Feed Zigbee2MQTT states steadily; stop the platform broker, SIGKILL and restart the
     gateway while it is down, bring the broker back: every state is stored once, with its own
     time, and the alarm raised during the outage is delivered before the backlog."""
-    gw = GatewayProcess(write_toml(tmp_path / "gateway.toml", config_dict(tmp_path, local, platform)),
-                        tmp_path / "gateway.log")
+    gw = gateway_process(tmp_path, local, platform)
     gw.start()
     z2m = Publisher(local.host, local.port, "3.1.1")
     start = ms(datetime.now(UTC) - timedelta(hours=2))

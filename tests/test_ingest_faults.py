@@ -5,11 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import threading
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,47 +14,9 @@ import pytest
 from tecwatch.ingest.store.influx import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
 
-from support import Publisher, count_stored, expected_keys, reading_stream, stored_keys, wait_until
+from support import Publisher, TecwatchProcess, count_stored, expected_keys, reading_stream, stored_keys, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-class IngestProcess:
-    """``tecwatch ingest`` as a real OS process, configured only through TECWATCH_* variables."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, args: Sequence[str] = (),
-                 ready_marker: bytes = b"subscribing"):
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | env
-        self.log_path = log_path
-        self.args = list(args)
-        self.ready_marker = ready_marker
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "ingest", *self.args], env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        wait_until(lambda: self.ready_marker in self.log_path.read_bytes()[offset:], 20,
-                   f"ingest to subscribe (log: {self.log_path})")
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 def ingest_env(broker: Mosquitto, influx_url: str, database: str, tmp_path: Path, protocol: str) -> dict[str, str]:
@@ -83,7 +42,7 @@ def test_sigkill_mid_stream_loses_nothing(tmp_path, influxd, protocol):
     store = InfluxStore(influxd.url, database)
     sent = reading_stream(total, homes=20, devices=5)
     with Mosquitto(tmp_path / "mosquitto") as broker:
-        ingest = IngestProcess(ingest_env(broker, influxd.url, database, tmp_path, protocol), tmp_path / "ingest.log")
+        ingest = TecwatchProcess(["ingest"], tmp_path / "ingest.log", ingest_env(broker, influxd.url, database, tmp_path, protocol))
         pub = Publisher(broker.host, broker.port, protocol)
         try:
             ingest.start()
@@ -112,7 +71,7 @@ def test_influxdb_outage_mid_stream_loses_nothing(tmp_path):
     with Influxd(tmp_path / "influxd") as influx, Mosquitto(tmp_path / "mosquitto") as broker:
         database = "outage"
         store = InfluxStore(influx.url, database)
-        ingest = IngestProcess(ingest_env(broker, influx.url, database, tmp_path, "5"), tmp_path / "ingest.log")
+        ingest = TecwatchProcess(["ingest"], tmp_path / "ingest.log", ingest_env(broker, influx.url, database, tmp_path, "5"))
         pub = Publisher(broker.host, broker.port)
         sent = reading_stream(6000, homes=10, devices=5)
         try:
@@ -143,7 +102,7 @@ def test_two_workers_share_the_stream_and_a_killed_one_loses_nothing(tmp_path, i
     sent = reading_stream(8000, homes=20, devices=4)
     with Mosquitto(tmp_path / "mosquitto") as broker:
         env = ingest_env(broker, influxd.url, database, tmp_path, "5")
-        pool = IngestProcess(env, tmp_path / "ingest.log", ["--workers", "2"], ready_marker=b"subscribing to $share")
+        pool = TecwatchProcess(["ingest", "--workers", "2"], tmp_path / "ingest.log", env, ready_marker=b"subscribing to $share")
         pub = Publisher(broker.host, broker.port)
         try:
             pool.start()
