@@ -10,7 +10,6 @@ believable to the platform, and once it has caught up the homes carry on in real
 from __future__ import annotations
 
 import heapq
-import json
 import logging
 import threading
 import time
@@ -28,7 +27,7 @@ from tecwatch.settings import BrokerSettings
 from tecwatch.simulators.encode import PlatformEncoder, WireMessage, Zigbee2MqttEncoder
 from tecwatch.simulators.home import SimHome
 from tecwatch.simulators.routine import DeviceEvent, simulate_day
-from tecwatch.simulators.scenarios import GroundTruth, Scenario, check_scenarios
+from tecwatch.simulators.scenarios import GroundTruth, Scenario, check_scenarios, write_truths
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +122,9 @@ def run_live(
     def on_truth(truths: list[GroundTruth]) -> None:
         result.truths += truths
         for t in truths:
-            out(f"scenario {t.kind} in {t.home_id}: {t.start:%Y-%m-%d %H:%M} to {t.end:%Y-%m-%d %H:%M} UTC "
-                f"(expect {t.expected_alert})")
+            out(f"scenario {t.summary()}")
         if truth_path is not None:
-            truth_path.write_text(json.dumps([t.as_dict() for t in result.truths], indent=1))
+            write_truths(truth_path, result.truths)
 
     platform, z2m = PlatformEncoder(), Zigbee2MqttEncoder(base_topic)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -170,6 +171,10 @@ class GroundTruth:
     device_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable
 
+    def summary(self) -> str:
+        return (f"{self.kind} in {self.home_id}: {self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC "
+                f"(expect {self.expected_alert})")
+
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["kind"] = str(self.kind)
@@ -255,6 +260,11 @@ def resolve(sc: Scenario, home: SimHome, sim_start: date, seed: int) -> Active:
 def _check_time(sc: Scenario) -> None:
     if sc.kind is K.NIGHT_WANDERING and sc.at is not None and time(8) <= sc.at < time(20):
         raise ValueError(f"scenario {sc.spec()}: night_wandering must be at night (20:00-08:00)")
+
+
+def write_truths(path: Path, truths: Sequence[GroundTruth]) -> None:
+    """Save ground truth as a JSON list (what ``--truth`` writes)."""
+    path.write_text(json.dumps([t.as_dict() for t in truths], indent=1))
 
 
 def check_scenarios(scenarios: Sequence[Scenario], homes: Sequence[SimHome], days: int) -> None:

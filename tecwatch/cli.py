@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -15,6 +14,14 @@ from tecwatch import logs
 from tecwatch.settings import Settings
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or Ctrl-C, so long-running commands stop cleanly."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from tecwatch.ingest.workers import WorkerPool, run_worker
 
@@ -23,9 +30,7 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if settings.ingest.workers == 1:
         run_worker(settings)
         return 0
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     WorkerPool(settings).run(stop)
     return 0
 
@@ -33,9 +38,7 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_broker(settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.broker import EmbeddedBroker
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     with EmbeddedBroker(settings.broker.host, settings.broker.port):
         print(f"embedded broker on {settings.broker.host}:{settings.broker.port}; Ctrl-C to stop", flush=True)
         stop.wait()
@@ -74,9 +77,7 @@ def _cmd_gateway(_settings: Settings, args: argparse.Namespace) -> int:
         print(f"tecwatch gateway: {err}", file=sys.stderr)
         return 2
     logs.configure(config.log_level, tag=f"[gateway {config.home_id}] ")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     run_gateway(config, stop, stats_interval_s=args.stats_interval)
     return 0
 
@@ -103,9 +104,7 @@ def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"tecwatch simulate: {err}", file=sys.stderr)
         return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     if args.duration:
         threading.Timer(args.duration, stop.set).start()
     try:
@@ -127,6 +126,7 @@ def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     from tecwatch.ingest.store import open_store
     from tecwatch.simulators.backfill import backfill
+    from tecwatch.simulators.scenarios import write_truths
 
     try:
         homes, scenarios = _homes_and_scenarios(args)
@@ -143,13 +143,12 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.truth:
-        args.truth.write_text(json.dumps([t.as_dict() for t in result.truths], indent=1))
+        write_truths(args.truth, result.truths)
     print(f"wrote {result.readings:,} readings for {len(homes)} homes x {args.days} days to "
           f"{settings.store.backend} in {result.seconds:.1f}s ({result.rate:,.0f} readings/s); "
           f"{len(result.truths)} scenarios injected", flush=True)
     for t in result.truths:
-        print(f"  {t.kind} in {t.home_id}: {t.start:%Y-%m-%d %H:%M} to {t.end:%Y-%m-%d %H:%M} UTC "
-              f"(expect {t.expected_alert})")
+        print(f"  {t.summary()}")
     return 0
 
 
@@ -199,9 +198,7 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.db import make_engine
     from tecwatch.ingest.store import open_store
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = _stop_on_signals()
     engine = make_engine(settings.registry.url)
     runtime = AlertRuntime(engine, settings.alerts)
     store = open_store(settings.store)
