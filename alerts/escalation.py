@@ -99,6 +99,7 @@ class Dispatcher:
                 stop.wait(1.0)
 
     def run_once(self) -> DispatchStats:
+        """Escalate what is due, then deliver at once what that queued."""
         stats = DispatchStats()
         self.escalate_due(stats)
         self.deliver_due(stats)
@@ -123,8 +124,6 @@ class Dispatcher:
                 if claimed:
                     self._take_step(s, s.get(Alert, alert_id), now)
                     stats.escalated += 1
-        if due:
-            self.kick()  # deliver what was just queued without waiting
 
     def _take_step(self, s: Session, alert: Alert, now: datetime) -> None:
         position = alert.escalation_step + 1

@@ -26,7 +26,7 @@ class Forwarder:
         self._in_flight: dict[int, int] = {}  # paho mid -> outbox id; touched by the forwarder thread only
         self._acked: deque[tuple[int, bool]] = deque()  # (mid, refused) from the network thread
         self._wake = threading.Event()
-        self._lock = threading.Lock()
+        # Written by the forwarder thread only; others just read them.
         self.sent = 0
         self.refused = 0
 
@@ -65,8 +65,7 @@ class Forwarder:
             done.append(outbox_id)
         if done:
             self._outbox.remove(done)
-            with self._lock:
-                self.sent += len(done)
+            self.sent += len(done)
         room = self._max_in_flight - len(self._in_flight)
         if room <= 0 or not self._client.is_connected():
             return 0
