@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -42,9 +42,16 @@ class AlertView:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _view(s: Session, a: Alert, with_events: bool) -> AlertView:
-    failed = s.scalars(select(Notification).where(Notification.alert_id == a.id, Notification.last_error != "")
-                       .order_by(Notification.id.desc())).all()
+def _failures(s: Session, alert_ids: list[int]) -> dict[int, list[Notification]]:
+    """Notifications that have failed at least once, newest first, for many alerts in one query."""
+    out: dict[int, list[Notification]] = {i: [] for i in alert_ids}
+    for n in s.scalars(select(Notification).where(Notification.alert_id.in_(alert_ids), Notification.last_error != "")
+                       .order_by(Notification.id.desc())):
+        out[n.alert_id].append(n)
+    return out
+
+
+def _view(a: Alert, failed: list[Notification], with_events: bool) -> AlertView:
     return AlertView(
         a.id, a.home_id, a.rule, a.priority, a.state.value, a.reason, a.device_id, a.occurred_at, a.raised_at,
         a.repeats, a.acknowledged_by, a.outcome.value if a.outcome else None, a.escalation_step,
@@ -63,8 +70,9 @@ def list_alerts(engine: Engine, *, open_only: bool = True, home_id: str | None =
             q = q.where(Alert.state.in_(OPEN_STATES))
         if home_id:
             q = q.where(Alert.home_id == home_id)
-        q = q.order_by(Alert.priority, Alert.raised_at).limit(limit)
-        return [_view(s, a, False) for a in s.scalars(q)]
+        alerts = s.scalars(q.order_by(Alert.priority, Alert.raised_at).limit(limit)).all()
+        failed = _failures(s, [a.id for a in alerts])
+        return [_view(a, failed[a.id], False) for a in alerts]
 
 
 def get_alert(engine: Engine, alert_id: int) -> AlertView:
@@ -72,12 +80,7 @@ def get_alert(engine: Engine, alert_id: int) -> AlertView:
         a = s.get(Alert, alert_id)
         if a is None:
             raise AlertNotFound(f"no alert {alert_id}")
-        return _view(s, a, True)
-
-
-def count_open(engine: Engine) -> int:
-    with Session(engine) as s:
-        return s.scalar(select(func.count()).select_from(Alert).where(Alert.state.in_(OPEN_STATES))) or 0
+        return _view(a, _failures(s, [a.id])[a.id], True)
 
 
 def _change(engine: Engine, alert_id: int, to: AlertState, actor: str, outcome: Outcome | None, note: str,

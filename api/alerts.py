@@ -39,6 +39,8 @@ def _call(fn, *args, **kwargs) -> dict[str, Any]:
         raise HTTPException(404, str(err)) from err
     except TransitionError as err:
         raise HTTPException(409, str(err)) from err
+    except BadLink as err:
+        raise HTTPException(403, str(err)) from err
 
 
 @router.get("")
@@ -69,10 +71,7 @@ def acknowledge_link_page(alert_id: int, token: str) -> str:
 @router.post("/{alert_id}/acknowledge-by-link")
 def acknowledge_by_link(request: Request, alert_id: int, token: str) -> dict[str, Any]:
     secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
-    try:
-        return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)
-    except BadLink as err:
-        raise HTTPException(403, str(err)) from err
+    return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)
 
 
 @router.post("/{alert_id}/resolve")
