@@ -43,12 +43,14 @@ class SimClock:
     speed: float
     started: float = field(default_factory=time.monotonic)
 
+    def _unclamped(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self.started) * self.speed)
+
     def now(self) -> datetime:
-        sim = self.start + timedelta(seconds=(time.monotonic() - self.started) * self.speed)
-        return min(sim, datetime.now(timezone.utc))
+        return min(self._unclamped(), datetime.now(timezone.utc))
 
     def caught_up(self) -> bool:
-        return self.start + timedelta(seconds=(time.monotonic() - self.started) * self.speed) >= datetime.now(timezone.utc)
+        return self._unclamped() >= datetime.now(timezone.utc)
 
     def wall_seconds_until(self, ts: datetime) -> float:
         """Roughly how long to sleep before the clock reaches ``ts``."""
