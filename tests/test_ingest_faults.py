@@ -46,7 +46,15 @@ def test_sigkill_mid_stream_loses_nothing(tmp_path, influxd, protocol):
         pub = Publisher(broker.host, broker.port, protocol)
         try:
             ingest.start()
-            publishing = threading.Thread(target=lambda: (pub.publish(sent), pub.wait_all_published(120)))
+            # Paused, the worker builds up a backlog at the broker, so that when it is killed it
+            # is draining at full speed with messages in flight, however fast the publisher is.
+            pub.publish(sent[:100])  # subscribed and storing before the pause
+            wait_until(lambda: count_stored(store, sent) >= 100, 60, "ingest to store the first 100", interval=0.1)
+            os.kill(ingest.proc.pid, signal.SIGSTOP)
+            pub.publish(sent[100: total // 2])
+            pub.wait_all_published(120)
+            os.kill(ingest.proc.pid, signal.SIGCONT)
+            publishing = threading.Thread(target=lambda: (pub.publish(sent[total // 2:]), pub.wait_all_published(120)))
             publishing.start()
             # Kill it while it is busy: some stored, more in flight, more still to come.
             wait_until(lambda: count_stored(store, sent) >= 2000, 60, "ingest to store 2000", interval=0.2)
