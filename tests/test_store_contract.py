@@ -331,3 +331,43 @@ def test_sqlite_fills_last_seen_for_a_store_written_before_it_kept_one(tmp_path)
         assert s.last_seen() == [DeviceLastSeen("h1", "pir-1", "motion", T0 + HOUR)]
     finally:
         s.close()
+
+
+def test_reading_counts_per_home(store):
+    assert store.reading_counts(FAR_PAST, FAR_FUTURE) == {}
+    store.write([
+        rd("h1", "pir-1", "motion", T0, {"occupancy": True}),
+        rd("h1", "pir-1", "motion", T0 + HOUR, {"occupancy": False}),
+        rd("h1", "pendant-1", "pendant", T0 + HOUR, {"action": "press"}),
+        rd("h1", "gateway", "gateway", T0 + DAY - MS, {"status": "online"}),
+        rd("h1", "pir-1", "motion", T0 + DAY, {"occupancy": True}),  # the next day
+        rd("h2", "door-1", "door", T0 - MS, {"contact": False}),  # the day before
+        rd("h2", "door-1", "door", T0 + 2 * HOUR, {"contact": True}),
+    ])
+    # A redelivered reading replaces itself: it is not counted twice.
+    store.write([rd("h1", "pir-1", "motion", T0, {"occupancy": True})])
+    assert store.reading_counts(T0, T0 + DAY) == {"h1": 4, "h2": 1}
+    assert store.reading_counts(T0 + DAY, T0 + 2 * DAY) == {"h1": 1}
+    assert store.reading_counts(T0 - DAY, T0) == {"h2": 1}
+
+
+def test_latest_readings_of_state_sensors(store):
+    assert store.latest_readings(["bed"], FAR_PAST, FAR_FUTURE) == []
+    store.write([
+        rd("h1", "bed-1", "bed", T0, {"occupancy": True}, room="Bedroom"),
+        rd("h1", "bed-1", "bed", T0 + HOUR, {"occupancy": False}, room="Bedroom"),
+        rd("h1", "bed-1", "bed", T0 + DAY, {"occupancy": True}, room="Bedroom"),  # after the range
+        rd("h1", "gateway", "gateway", T0 + 2 * HOUR, {"status": "online"}, seq=7),
+        rd("h1", "gateway", "gateway", T0 + 3 * HOUR, {"status": "offline"}, seq=None),
+        rd("h1", "pir-1", "motion", T0 + 4 * HOUR, {"occupancy": True}),  # another type
+        rd("h2", "bed-1", "bed", T0 + 5 * HOUR, {"occupancy": True}),
+    ])
+    got = store.latest_readings(["bed", "gateway"], T0, T0 + DAY)
+    assert [(r.home_id, r.device_id, r.ts, r.values, r.room) for r in got] == [
+        ("h1", "bed-1", T0 + HOUR, {"occupancy": False}, "Bedroom"),
+        ("h1", "gateway", T0 + 3 * HOUR, {"status": "offline"}, None),
+        ("h2", "bed-1", T0 + 5 * HOUR, {"occupancy": True}, None),
+    ]
+    assert got[0].device_type == "bed" and got[1].channel is Channel.STATUS
+    assert [r.ts for r in store.latest_readings(["bed"], T0, T0 + HOUR)] == [T0]
+    assert store.latest_readings([], T0, T0 + DAY) == []

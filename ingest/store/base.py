@@ -107,4 +107,12 @@ class TimeSeriesStore(Protocol):
     def last_seen(self, home_ids: Sequence[str] | None = None) -> list[DeviceLastSeen]:
         """The newest event time per device (all homes, or the given ones)."""
 
+    def latest_readings(self, device_types: Sequence[str], start: datetime, end: datetime) -> list[Reading]:
+        """The newest reading of each device of these types with start <= ts < end: the state
+        a state sensor (bed, hub) was in when a later range begins."""
+
+    def reading_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        """How many readings, events and statuses each home has with start <= ts < end (homes
+        with none are left out). Cheap next to reading them: it tells what arrived late."""
+
     def close(self) -> None: ...

@@ -299,6 +299,30 @@ class InfluxStore:
                 newest[key] = max(newest.get(key, t), t)
         return [DeviceLastSeen(h, d, dt, from_ms(t)) for (h, d, dt), t in sorted(newest.items())]
 
+    def latest_readings(self, device_types: Sequence[str], start: datetime, end: datetime) -> list[Reading]:
+        if not device_types:
+            return []
+        types = " OR ".join(f'"device_type" = {_lit(t)}' for t in device_types)
+        # With GROUP BY, LIMIT is per series: the newest point of each device.
+        q = (f"SELECT * FROM {_ALL} WHERE ({types}) AND time >= {ceil_ms(start)}ms AND time < {ceil_ms(end)}ms"
+             ' GROUP BY "home_id", "device_id" ORDER BY time DESC LIMIT 1')
+        newest: dict[tuple[str, str], Reading] = {}
+        for r in (r for s in self.query(q) for r in _series_readings(s)):
+            key = (r.home_id, r.device_id)
+            if key not in newest or r.ts > newest[key].ts:  # a device on two channels: the later
+                newest[key] = r
+        return [newest[k] for k in sorted(newest)]
+
+    def reading_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        # Every point has "activity", so counting it counts the points.
+        q = (f'SELECT count("activity") FROM {_ALL} WHERE time >= {ceil_ms(start)}ms'
+             f' AND time < {ceil_ms(end)}ms GROUP BY "home_id"')
+        totals: dict[str, int] = {}
+        for s in self.query(q):  # one series per measurement and home: add them up
+            home = (s.get("tags") or {}).get("home_id", "")
+            totals[home] = totals.get(home, 0) + sum(int(n) for _, n in s.get("values", []) if n)
+        return totals
+
     def close(self) -> None:
         self._http.close()
         if self._client is not None:
@@ -310,7 +334,7 @@ def _series_readings(series: dict[str, Any]) -> list[Reading]:
     columns = series["columns"]
     out = []
     for row in series.get("values", []):
-        rec = dict(zip(columns, row))
+        rec = dict(zip(columns, row)) | (series.get("tags") or {})  # tags grouped by are not columns
         values = {
             k: _value(k, v)
             for k, v in rec.items()

@@ -159,7 +159,10 @@ class SQLiteStore:
             params.append(device_id)
         sql += " ORDER BY ts_ms, channel, home_id, device_id LIMIT ?"
         params.append(limit)
-        rows = self._query(sql, params)
+        return self._to_readings(self._query(sql, params))
+
+    @staticmethod
+    def _to_readings(rows: list[tuple]) -> list[Reading]:
         return [
             make_reading(
                 channel=Channel(channel),
@@ -198,6 +201,21 @@ class SQLiteStore:
             f" WHERE 1{where} ORDER BY home_id, device_id"
         )
         return [DeviceLastSeen(h, d, t, from_ms(ms)) for h, d, t, ms in self._query(sql, params)]
+
+    def latest_readings(self, device_types: Sequence[str], start: datetime, end: datetime) -> list[Reading]:
+        if not device_types:
+            return []
+        # SQLite takes the bare columns from the row holding MAX(ts_ms).
+        sql = (
+            "SELECT channel, home_id, device_id, device_type, room, MAX(ts_ms), seq, values_json FROM readings"
+            f" WHERE device_type IN ({', '.join('?' * len(device_types))}) AND ts_ms >= ? AND ts_ms < ?"
+            " GROUP BY home_id, device_id ORDER BY home_id, device_id"
+        )
+        return self._to_readings(self._query(sql, [*device_types, ceil_ms(start), ceil_ms(end)]))
+
+    def reading_counts(self, start: datetime, end: datetime) -> dict[str, int]:
+        sql = "SELECT home_id, COUNT(*) FROM readings WHERE ts_ms >= ? AND ts_ms < ? GROUP BY home_id"
+        return dict(self._query(sql, [ceil_ms(start), ceil_ms(end)]))
 
     def close(self) -> None:
         with self._lock:
