@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from tecwatch.alerts.baseline import learn
 from tecwatch.alerts.patterns import PatternAlert, backtest
-from tecwatch.alerts.signals import align, signals_from_readings
+from tecwatch.alerts.signals import STATE_LOOKBACK, align, signals_from_readings
 from tecwatch.ingest.store import TimeSeriesStore
 
 MAX_READINGS_PER_HOME = 5_000_000
@@ -32,7 +32,8 @@ def backtest_store(
     first = align(start - timedelta(days=learn_days), timedelta(minutes=5))
     readings = []
     for n, home_id in enumerate(home_ids, 1):
-        readings += store.readings(home_id, first, end, limit=MAX_READINGS_PER_HOME)
+        # From a little earlier: the state a bed or hub was in when the range begins.
+        readings += store.readings(home_id, first - STATE_LOOKBACK, end, limit=MAX_READINGS_PER_HOME)
         progress(n, len(home_ids))
     signals = signals_from_readings(readings, list(home_ids), first, end)
     baselines = learn(signals.window(first, start), tz=tz, days=learn_days)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import numpy as np
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,8 +23,10 @@ from tecwatch.alerts.baseline import Baselines, learn
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.health import health_hits
 from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
+from tecwatch.alerts.history import FoldCounts, assemble, fold_stored
 from tecwatch.alerts.signalcache import DayCache
-from tecwatch.alerts.signals import Signals, align, empty, signals_from_readings
+from tecwatch.alerts.signals import Signals, align, empty
+from tecwatch.devices import Reading
 from tecwatch.ingest.store import TimeSeriesStore
 from tecwatch.ingest.store.base import DeviceLastSeen
 from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home
@@ -35,8 +37,6 @@ log = logging.getLogger(__name__)
 BUCKET = timedelta(minutes=5)
 RESCAN = timedelta(minutes=30)  # re-read this much history every pass: late readings count too
 LEARN_DAYS = 28
-RECENT_DAYS = timedelta(days=2)  # re-read from the store every night: an outbox may deliver late
-MAX_READINGS_TODAY = 50_000_000
 
 
 class RuleRunner:
@@ -57,6 +57,8 @@ class RuleRunner:
         self._clock = clock
         self._signals: Signals | None = None
         self._baselines: Baselines | None = None
+        self._states: list[Reading] | None = None  # state sensors' recent readings, for the next top-up
+        self.last_sources: FoldCounts | None = None  # where the last learning's days came from
         self._last_held: dict[tuple[str, str], datetime] = {}  # when each (home, rule) last held
 
     # -- jobs --------------------------------------------------------------------------------
@@ -79,42 +81,25 @@ class RuleRunner:
             return
         today = now.astimezone(timezone.utc).date()
         first = today - timedelta(days=LEARN_DAYS)
-        days = [first + timedelta(days=n) for n in range(LEARN_DAYS)]
-        folded = 0
-        planes = []
-        for day in days:
-            day_planes, read = self._day_planes(day, homes, cacheable=day < today - RECENT_DAYS)
-            planes.append(day_planes)
-            folded += read
-        start = datetime.combine(first, time(), tzinfo=timezone.utc)
-        history = Signals(homes, start, BUCKET, np.concatenate(planes, axis=2).transpose(1, 2, 0))
+        live = self._signals
+        history, sources = assemble(self._store, homes, first, LEARN_DAYS, today, BUCKET, self._cache, live)
         self._baselines = learn(history, tz=self._settings.timezone, days=LEARN_DAYS)
-        # The rolling window for the minute passes: the end of history, then today from the store.
+        # The rolling window for the minute passes: the end of history, then today so far.
         midnight = datetime.combine(today, time(), tzinfo=timezone.utc)
         rolling = empty(homes, align(now - LOOKBACK - BUCKET, BUCKET), align(now, BUCKET) + BUCKET, BUCKET)
         _copy_overlap(history, rolling)
-        todays = self._store.readings(None, midnight, rolling.end, limit=MAX_READINGS_TODAY)
-        _copy_overlap(signals_from_readings(todays, homes, midnight, rolling.end, BUCKET), rolling)
+        if live is not None and live.home_ids == homes and live.start <= midnight:
+            _copy_overlap(live.window(midnight, live.end), rolling)  # the minute passes keep it current
+        else:
+            todays, self._states, read = fold_stored(self._store, homes, midnight, rolling.end, BUCKET)
+            _copy_overlap(todays, rolling)
+            sources.readings += len(read)
         self._signals = rolling
         if self._cache is not None:
             self._cache.prune(first)
         learned = int(np.count_nonzero(self._baselines.learned))
-        log.info("baselines learned for %d of %d homes (%d readings folded, the rest from the day cache)",
-                 learned, len(homes), folded + len(todays))
-
-    def _day_planes(self, day: date, homes: list[str], cacheable: bool) -> tuple[np.ndarray, int]:
-        """One UTC day of every home as (signals, homes, buckets), and how many readings that took."""
-        if self._cache is not None and cacheable:
-            kept = self._cache.load(day, homes)
-            if kept is not None:
-                return kept, 0
-        start = datetime.combine(day, time(), tzinfo=timezone.utc)
-        end = start + timedelta(days=1)
-        readings = self._store.readings(None, start, end, limit=MAX_READINGS_TODAY)
-        planes = np.ascontiguousarray(signals_from_readings(readings, homes, start, end, BUCKET).counts.transpose(2, 0, 1))
-        if self._cache is not None and cacheable:
-            self._cache.save(day, homes, planes)
-        return planes, len(readings)
+        log.info("baselines learned for %d of %d homes (%s)", learned, len(homes), sources)
+        self.last_sources = sources
 
     def pattern_pass(self) -> list[int]:
         now = self._clock()
@@ -144,8 +129,8 @@ class RuleRunner:
         fresh = empty(old.home_ids, align(now - LOOKBACK - BUCKET, BUCKET), align(now, BUCKET) + BUCKET, BUCKET)
         _copy_overlap(old, fresh)
         since = align(now - RESCAN, BUCKET)
-        recent = self._store.readings(None, since, fresh.end, limit=MAX_READINGS_TODAY)
-        _copy_overlap(signals_from_readings(recent, old.home_ids, since, fresh.end, BUCKET), fresh)
+        recent, self._states, _ = fold_stored(self._store, old.home_ids, since, fresh.end, BUCKET, self._states)
+        _copy_overlap(recent, fresh)
         return fresh
 
     def _open_hub_outages(self) -> set[str]:

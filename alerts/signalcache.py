@@ -2,7 +2,8 @@
 
 The nightly relearn needs 28 days of every home. Folding 28 days of raw readings again each
 night costs minutes per thousand homes; a finished day's signal planes are small, so each day
-is folded once and kept. Recent days are always re-read, because an outbox may deliver late.
+is folded once and kept. Recent days are checked against the store's own counts each night,
+because an outbox may deliver late.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
+from tecwatch.alerts.signals import N_SIGNALS
+
 
 class DayCache:
     def __init__(self, directory: Path | str):
@@ -23,17 +26,24 @@ class DayCache:
     def path(self, day: date) -> Path:
         return self.directory / f"signals-{day.isoformat()}.npz"
 
-    def load(self, day: date, home_ids: Sequence[str]) -> np.ndarray | None:
-        """(signals, homes, buckets) for these homes in this order, or None if the day was not
-        kept or lacks one of them."""
+    def load(self, day: date, home_ids: Sequence[str], empty_row: np.ndarray) -> tuple[np.ndarray, list[int]] | None:
+        """(signals, homes, buckets) for these homes in this order, and the rows of homes the
+        day was kept without (filled with ``empty_row``, a (signals, buckets) array); None if
+        the day was not kept, or kept in another layout."""
         path = self.path(day)
         if not path.exists():
             return None
         with np.load(path, allow_pickle=False) as f:
+            planes = f["planes"]
+            if planes.ndim != 3 or planes.shape[0] != N_SIGNALS or planes.shape[2] != empty_row.shape[1]:
+                return None  # written by a version with other signals or buckets
             kept = {h: i for i, h in enumerate(f["home_ids"].tolist())}
-            if any(h not in kept for h in home_ids):
-                return None
-            return np.ascontiguousarray(f["planes"][:, [kept[h] for h in home_ids], :])
+            out = np.empty((planes.shape[0], len(home_ids), planes.shape[2]), planes.dtype)
+            found = [i for i, h in enumerate(home_ids) if h in kept]
+            out[:, found, :] = planes[:, [kept[home_ids[i]] for i in found], :]
+            missing = [i for i, h in enumerate(home_ids) if h not in kept]
+            out[:, missing, :] = empty_row[:, None, :]
+            return out, missing
 
     def save(self, day: date, home_ids: Sequence[str], planes: np.ndarray) -> None:
         tmp = self.path(day).with_suffix(".tmp.npz")

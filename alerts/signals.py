@@ -1,7 +1,8 @@
 """Dense per-home signal arrays: stored readings folded into fixed time buckets for numpy rules.
 
 ``Signals.counts[h, b, s]`` is how often signal ``s`` happened in home ``h`` during bucket ``b``
-(TEMP_MIN holds a scaled temperature instead of a count, see ``temperature_c``).
+(TEMP_MIN holds a scaled temperature instead of a count, see ``temperature_c``; READINGS counts
+every stored reading, whatever it says, so a fold can be checked against the store's own count).
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from tecwatch.devices import Reading
 
 # The activity signals come first and together (the rules read them as a run of planes).
 MOTION_ANY, DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT = 0, 1, 2, 3, 4, 5
-MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, TEMP_MIN, OFFLINE = 6, 7, 8, 9, 10
+MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, TEMP_MIN, OFFLINE, READINGS = 6, 7, 8, 9, 10, 11
 SIGNAL_NAMES: tuple[str, ...] = (
     "motion_any", "door_open", "bed_out", "bed_in", "kettle", "pendant",
-    "motion_bathroom", "motion_bedroom", "motion_kitchen", "temp_min", "offline",
+    "motion_bathroom", "motion_bedroom", "motion_kitchen", "temp_min", "offline", "readings",
 )
 N_SIGNALS = len(SIGNAL_NAMES)
 # Signals that mean someone is moving about in the home.
@@ -28,6 +29,10 @@ TEMP_NONE = np.iinfo(np.uint16).max  # no temperature reading in the bucket
 TEMP_OFFSET_C = 50.0  # stored as round((celsius + 50) * 10) so that frost fits an unsigned int
 KETTLE_MIN_W = 20.0
 DEFAULT_BUCKET = timedelta(minutes=5)
+# Sensors whose readings are a state (in bed, hub online) rather than an event.
+STATE_TYPES: tuple[str, ...] = ("bed", "gateway")
+# How far back to look for the state a state sensor was in: beds check in daily.
+STATE_LOOKBACK = timedelta(hours=36)
 _ROOM_SIGNAL = {"bathroom": MOTION_BATHROOM, "bedroom": MOTION_BEDROOM, "kitchen": MOTION_KITCHEN}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -103,27 +108,34 @@ def signals_from_readings(
     """Fold readings of the given homes with start <= ts < end into a Signals array.
 
     Check-ins repeat a device's state, so bed and gateway status count only when the state
-    changes (the first reading of a device in the batch sets the state and is not counted).
+    changes. A state sensor's reading from before ``start`` (see ``STATE_TYPES``) sets the state
+    the range begins in; without one, the device's first reading in the range sets it.
     """
     out = empty(home_ids, start, end, bucket)
     row = {h: i for i, h in enumerate(out.home_ids)}
     homes: list[int] = []
     buckets: list[int] = []
     kinds: list[int] = []
+    every: list[int] = []  # the flat (home, bucket) cell of every reading, for READINGS
     temps: list[tuple[int, int, float]] = []
     stateful: list[Reading] = []
     for r in readings:
         h = row.get(r.home_id)
         b = out.index_of(r.ts)
-        if h is None or not 0 <= b < out.n_buckets:
+        if h is None or b >= out.n_buckets:
             continue
+        if b < 0:
+            if r.device_type in STATE_TYPES:
+                stateful.append(r)
+            continue
+        every.append(h * out.n_buckets + b)
         for kind in _kinds(r):
             homes.append(h)
             buckets.append(b)
             kinds.append(kind)
         if r.device_type == "temperature" and isinstance(r.values.get("temperature"), (int, float)):
             temps.append((h, b, float(r.values["temperature"])))
-        elif r.device_type in ("bed", "gateway"):
+        elif r.device_type in STATE_TYPES:
             stateful.append(r)
     offline_ranges = _state_changes(stateful, row, out, homes, buckets, kinds)
     shape = out.counts.shape
@@ -133,6 +145,9 @@ def signals_from_readings(
         # TEMP_MIN is never among the counted kinds: keep its sentinel.
         added[:, :, TEMP_MIN] = TEMP_NONE
         out.counts[...] = np.minimum(added, TEMP_NONE)
+    if every:
+        per_cell = np.bincount(np.array(every), minlength=len(out.home_ids) * out.n_buckets)
+        out.counts[:, :, READINGS] = np.minimum(per_cell, TEMP_NONE).reshape(out.counts.shape[:2])
     if temps:
         th, tb, tv = (np.array(x) for x in zip(*temps))
         scaled = np.clip(np.round((tv + TEMP_OFFSET_C) * 10), 0, TEMP_NONE - 1).astype(np.uint16)
@@ -166,11 +181,11 @@ def _state_changes(
     went_offline: dict[int, int] = {}
     ranges: list[tuple[int, int, int]] = []
     for r in sorted(stateful, key=lambda r: r.ts):
-        h, b = row[r.home_id], out.index_of(r.ts)
+        h, b = row[r.home_id], max(0, out.index_of(r.ts))  # a state from before the range holds at its start
         if r.device_type == "bed":
             state = r.values.get("occupancy")
             key = (r.home_id, r.device_id)
-            if key in last and last[key] != state and isinstance(state, bool):
+            if key in last and last[key] != state and isinstance(state, bool) and r.ts >= out.start:
                 homes.append(h)
                 buckets.append(b)
                 kinds.append(BED_IN if state else BED_OUT)
@@ -178,7 +193,9 @@ def _state_changes(
         elif r.values.get("status") == "offline":
             went_offline.setdefault(h, b)
         elif r.values.get("status") == "online" and h in went_offline:
-            ranges.append((h, went_offline.pop(h), b + 1))
+            lo = went_offline.pop(h)
+            if r.ts >= out.start:
+                ranges.append((h, lo, b + 1))
     # Still offline at the end of the batch.
     ranges += [(h, b, out.n_buckets) for h, b in went_offline.items()]
     return ranges

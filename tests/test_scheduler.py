@@ -3,15 +3,18 @@ no_activity once, a hub outage holds activity alerts back, silent devices are fo
 
 from __future__ import annotations
 
+import sqlite3
 import time as clock
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.scheduler import RuleRunner
+from tecwatch.alerts.signals import BED_IN, BED_OUT, N_SIGNALS, OFFLINE
 from tecwatch.ingest.store.sqlite import SQLiteStore
 from tecwatch.registry.models import Alert, Device, Home
 from tecwatch.settings import AlertSettings
@@ -145,12 +148,62 @@ def test_nightly_learning_folds_each_finished_day_once(tmp_path, registry):
                             cache=DayCache(tmp_path / "signals"))
         cached.learn_baselines()
         assert counting.all_home_reads == 28 + 1  # every day, then today so far
-        assert len(list((tmp_path / "signals").glob("signals-*.npz"))) == 26  # the last 2 days stay live
+        assert len(list((tmp_path / "signals").glob("signals-*.npz"))) == 28
         counting.all_home_reads = 0
         cached.learn_baselines()
-        assert counting.all_home_reads == 2 + 1  # the recent days and today only
+        assert counting.all_home_reads == 0, "every day from the cache, today from the live window"
+        assert (cached.last_sources.cached, cached.last_sources.readings) == (28, 0)
         plain = RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: now)
         plain.learn_baselines()
         assert [cached._baselines.explain(i) for i in range(3)] == [plain._baselines.explain(i) for i in range(3)]
+
+        # An outbox delivers yesterday evening's readings of home-2 late: only that home-day is read again.
+        late = [r for r in store.readings("home-2", now - timedelta(hours=9), now - timedelta(hours=3), limit=10_000)]
+        with sqlite3.connect(tmp_path / "readings.db") as conn:
+            conn.execute("DELETE FROM readings WHERE home_id = 'home-2' AND ts_ms >= ?",
+                         (int((now - timedelta(hours=9)).timestamp() * 1000),))
+        cached.learn_baselines()  # learns without them
+        store.write(late)
+        cached.learn_baselines()
+        assert (cached.last_sources.homes_refolded, cached.last_sources.folded) == (1, 0)
+        assert len(late) <= cached.last_sources.readings < 2 * len(late) + 2_000
+        plain.learn_baselines()
+        assert [cached._baselines.explain(i) for i in range(3)] == [plain._baselines.explain(i) for i in range(3)]
+    finally:
+        store.close()
+
+
+def test_days_kept_from_the_minute_passes_equal_a_fold_of_the_stored_day(tmp_path, registry):
+    """The minute passes fold the day 30 minutes at a time; bed and hub states carry across."""
+    from tecwatch.alerts.history import fold_stored
+    from tecwatch.alerts.signalcache import DayCache
+
+    homes = [make_home(SEED, i) for i in (1, 2)]
+    today = datetime.now(timezone.utc).date()
+    scenarios = [parse_scenario(f"hub_offline:home-1@d{DAYS - 1}T22:10+150m")]  # across midnight
+    store = SQLiteStore(tmp_path / "readings.db")
+    try:
+        backfill(store, homes, days=DAYS, seed=SEED, first_day=today - timedelta(days=DAYS), scenarios=scenarios,
+                 progress=False)
+        start = datetime.combine(today - timedelta(days=2), time(0, 7), tzinfo=timezone.utc)
+        clock = [start]
+        engine = AlertEngine(registry, clock=lambda: clock[0])
+        cache = DayCache(tmp_path / "signals")
+        runner = RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: clock[0], cache=cache)
+        while clock[0] < datetime.combine(today, time(3, 30), tzinfo=timezone.utc):
+            runner.pattern_pass()
+            clock[0] += timedelta(minutes=25)
+        runner.learn_baselines()
+        assert (runner.last_sources.live, runner.last_sources.homes_refolded, runner.last_sources.folded) == (2, 0, 0)
+        ids = [h.home_id for h in homes]
+        blank = np.zeros((N_SIGNALS, 288), np.uint16)
+        for day in (today - timedelta(days=2), today - timedelta(days=1)):
+            kept, missing = cache.load(day, ids, blank)
+            day_start = datetime.combine(day, time(), tzinfo=timezone.utc)
+            whole, _, _ = fold_stored(store, ids, day_start, day_start + timedelta(days=1), timedelta(minutes=5))
+            assert missing == []
+            assert kept[BED_OUT].sum() > 0 and kept[BED_IN].sum() > 0
+            np.testing.assert_array_equal(kept, whole.counts.transpose(2, 0, 1))
+        assert kept[OFFLINE, 0].any(), "the outage that began the evening before is marked"
     finally:
         store.close()
