@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .signals import DOOR_OPEN, MOTION_ANY, MOTION_BATHROOM, PENDANT, Signals
+from .signals import DOOR_OPEN, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, PENDANT, Signals
 
 # "Up and about": at least 4 of the last 6 five-minute buckets had activity. A night-time
 # bathroom trip (under ~10 minutes) does not reach that; getting up for the day does (on the
@@ -30,7 +30,10 @@ BED_SEARCH = (18 * 60, 28 * 60)  # and for going to bed between 18:00 and 04:00 
 DEFAULT_WAKE, DEFAULT_BED = 9 * 60.0, 23 * 60.0
 DEFAULT_VISITS, DEFAULT_VISITS_SD = 1.0, 1.0
 DEFAULT_GAP_IN, DEFAULT_GAP_OUT = 4 * 60.0, 8 * 60.0  # minutes of quiet, at home / after the door
-DEFAULT_BATH_STAY = 30.0
+# Rooms where a long stay with nothing moving is a worry (a fall), each with its own motion
+# signal, and the stay assumed usual until one is learned. Not the bedroom: rest is usual there.
+STAY_ROOMS: tuple[tuple[str, int], ...] = (("bathroom", MOTION_BATHROOM), ("kitchen", MOTION_KITCHEN))
+DEFAULT_STAY = np.array([30.0, 60.0])
 DEFAULT_ACTIVE_HOURS = (8, 22)  # local hours assumed active before anything is learned
 LEARN_CHUNK = 1000  # homes per numpy pass: bounds the temporaries for very large estates
 
@@ -105,13 +108,17 @@ def quiet_spells(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return last, idx - last
 
 
-def only_bathroom(signals: Signals) -> np.ndarray:
-    """(H, B) bool: the bucket's only activity was bathroom movement (so they were last seen there)."""
+def last_room(signals: Signals) -> np.ndarray:
+    """(H, B) int8: the STAY_ROOMS index of the room that was the bucket's only activity (so they
+    were last seen there), or -1."""
     c = signals.counts
     others = c[:, :, DOOR_OPEN].copy()  # the other activity signals, ORed plane by plane
     for s in range(DOOR_OPEN + 1, PENDANT + 1):
         others |= c[:, :, s]
-    return (c[:, :, MOTION_BATHROOM] > 0) & (c[:, :, MOTION_ANY] == c[:, :, MOTION_BATHROOM]) & (others == 0)
+    out = np.full(c.shape[:2], -1, np.int8)
+    for r, (_name, plane) in enumerate(STAY_ROOMS):
+        out[(c[:, :, plane] > 0) & (c[:, :, MOTION_ANY] == c[:, :, plane]) & (others == 0)] = r
+    return out
 
 
 def bathroom_visit_starts(signals: Signals) -> np.ndarray:
@@ -179,7 +186,7 @@ class Baselines:
     night_visits_sd: np.ndarray
     gap_in: np.ndarray  # (H, 24) longest quiet spell seen at each hour, minutes, at home
     gap_out: np.ndarray  # (H, 24) the same when the front door was the last thing used
-    bath_stay_max: np.ndarray  # (H,) longest quiet after bathroom movement, minutes
+    stay_max: np.ndarray  # (H, len(STAY_ROOMS)) longest quiet after movement in only that room, minutes
     door_night_share: np.ndarray  # (H,) share of nights the front door was opened
 
     def explain(self, home_index: int) -> dict[str, Any]:
@@ -195,7 +202,7 @@ class Baselines:
             "night_bathroom_visits": f"{self.night_visits_mean[i]:.1f} ± {self.night_visits_sd[i]:.1f} a night",
             "usually_active_hours": f"{hours[0]:02d}:00-{hours[-1] + 1:02d}:00" if hours else "none",
             "longest_quiet_at_home": duration_text(float(self.gap_in[i].max())),
-            "longest_bathroom_stay": duration_text(float(self.bath_stay_max[i])),
+            "longest_stay": {room: duration_text(float(self.stay_max[i, r])) for r, (room, _) in enumerate(STAY_ROOMS)},
             "front_door_at_night": f"{self.door_night_share[i]:.0%} of nights",
         }
 
@@ -271,7 +278,7 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
     quiet_min = quiet * clk.bucket_min
     lastc = np.maximum(last, 0)
     went_out = np.take_along_axis(sig.counts[:, :, DOOR_OPEN], lastc, axis=1) > 0
-    in_bath = only_bathroom(sig)[np.arange(homes)[:, None], lastc]
+    room_then = np.take_along_axis(last_room(sig), lastc, axis=1)
     gap_in, gap_out = np.zeros((homes, 24)), np.zeros((homes, 24))
     for h in range(24):
         cols = clk.hour == h
@@ -279,7 +286,9 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
             q = quiet_min[:, cols]
             gap_in[:, h] = np.where(went_out[:, cols], 0, q).max(axis=1)
             gap_out[:, h] = np.where(went_out[:, cols], q, 0).max(axis=1)
-    bath_stay = np.where(in_bath & (last >= 0), quiet_min, 0).max(axis=1) if n else np.zeros(homes)
+    stay = np.zeros((homes, len(STAY_ROOMS)))
+    for r in range(len(STAY_ROOMS)):
+        stay[:, r] = np.where((room_then == r) & (last >= 0), quiet_min, 0).max(axis=1) if n else 0
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled by the defaults below
@@ -316,7 +325,7 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         "night_visits_sd": pick(v_sd, DEFAULT_VISITS_SD),
         "gap_in": pick(gap_in, DEFAULT_GAP_IN),
         "gap_out": pick(gap_out, DEFAULT_GAP_OUT),
-        "bath_stay_max": pick(bath_stay, DEFAULT_BATH_STAY),
+        "stay_max": pick(stay, DEFAULT_STAY),
         "door_night_share": pick(door_share, 0.0),
     }
 

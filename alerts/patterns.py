@@ -23,7 +23,8 @@ from .baseline import (
     hhmm,
     local_time_text,
     night_visits,
-    only_bathroom,
+    STAY_ROOMS,
+    last_room,
     quiet_spells,
     sustained,
 )
@@ -36,7 +37,8 @@ ACTIVE_HOUR_SHARE = 0.5  # an hour of the day counts as usually active when acti
 NOT_UP_MARGIN = 60.0
 NOT_UP_STILL_MIN = 15.0
 DOOR_NIGHT_USUAL = 0.1  # the door at night is unusual when seen on fewer nights than this
-BATH_STAY_MIN, BATH_STAY_MARGIN = 30.0, 20.0
+STAY_MIN = np.array([30.0, 60.0])  # minutes, per STAY_ROOMS: never alert on a shorter stay
+STAY_MARGIN = 20.0
 VISIT_NIGHTS, VISIT_SDS, VISIT_FACTOR, VISIT_FLOOR = 3, 1.5, 1.75, 3.0
 COLD_C, COLD_FOR_MIN = 16.0, 60.0
 TEMP_STALE_MIN = 120.0  # a temperature older than this no longer says anything
@@ -118,7 +120,7 @@ def _fire(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline:
     quiet_min = (quiet[:, cols] * bm).astype(np.float64)
     last_at = lastc[:, cols]
     went_out = sig.counts[:, :, DOOR_OPEN][np.arange(len(sig.home_ids))[:, None], last_at] > 0
-    in_bath = only_bathroom(sig)[np.arange(len(sig.home_ids))[:, None], last_at]
+    room_then = np.take_along_axis(last_room(sig), last_at, axis=1)  # (H, C) STAY_ROOMS index or -1
     hour, minute, day = clk.hour[cols], clk.minute[cols], clk.day[cols]
     away = went_out & (quiet_min > AWAY_AFTER_DOOR_MIN)
     masks: dict[str, np.ndarray] = {}
@@ -163,9 +165,11 @@ def _fire(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline:
     masks["night_bathroom_increase"] = each_high & (counted.mean(axis=2) >= (mean + VISIT_SDS * sd)[:, :, 0])
     extra["night_bathroom_increase"] = counted
 
-    # long_stay: last seen in the bathroom, nothing since, for longer than ever seen.
-    stay_limit = np.maximum(base.bath_stay_max + BATH_STAY_MARGIN, BATH_STAY_MIN)[:, None]
-    masks["long_stay"] = in_bath & (quiet_min > stay_limit) & (last_at >= 0)
+    # long_stay: last seen in one room (bathroom, kitchen), nothing since, for longer than ever seen.
+    stay_limits = np.maximum(base.stay_max + STAY_MARGIN, STAY_MIN)  # (H, R)
+    limit_now = np.take_along_axis(stay_limits, np.maximum(room_then, 0), axis=1)
+    masks["long_stay"] = (room_then >= 0) & (quiet_min > limit_now) & (last_at >= 0)
+    extra["long_stay"] = room_then
 
     # cold_home: the latest temperature below COLD_C for COLD_FOR_MIN, with someone at home.
     temp = sig.temperature_c()
@@ -222,10 +226,12 @@ def _alert(rule: str, h: int, c: int, sig: Signals, base: Baselines, tz: str, co
                   f"and {average:.1f}+ on average)")
         detail |= {"visits": counts, "usual_mean": mean, "usual_sd": sd, "each_night": each, "average": average}
     elif rule == "long_stay":
-        limit = max(float(base.bath_stay_max[h]) + BATH_STAY_MARGIN, BATH_STAY_MIN)
-        reason = (f"last movement in the bathroom at {since}, nothing since ({duration_text(quiet)}); "
-                  f"usually at most {duration_text(float(base.bath_stay_max[h]))}")
-        detail |= {"room": "bathroom", "quiet_minutes": quiet, "limit_minutes": limit}
+        r = int(extra[rule][h, c])
+        room, usual = STAY_ROOMS[r][0], float(base.stay_max[h, r])
+        limit = max(usual + STAY_MARGIN, float(STAY_MIN[r]))
+        reason = (f"last movement in the {room} at {since}, nothing since ({duration_text(quiet)}); "
+                  f"usually at most {duration_text(usual)} there")
+        detail |= {"room": room, "quiet_minutes": quiet, "limit_minutes": limit}
     else:
         temp, minutes = (float(x) for x in extra[rule][h, c])
         reason = (f"indoor temperature {temp:.1f} °C, below {COLD_C:.0f} °C for {duration_text(minutes)} "

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from tecwatch.alerts.baseline import learn
+from tecwatch.alerts.baseline import STAY_ROOMS, learn
 from tecwatch.alerts.patterns import PatternAlert, backtest, evaluate
 from tecwatch.alerts.signals import (
     BED_IN,
@@ -16,8 +16,11 @@ from tecwatch.alerts.signals import (
     KETTLE,
     MOTION_ANY,
     MOTION_BATHROOM,
+    MOTION_KITCHEN,
     OFFLINE,
     PENDANT,
+    TEMP_MIN,
+    Signals,
     empty,
     signals_from_readings,
 )
@@ -202,3 +205,25 @@ def test_signals_ignore_check_ins():
     temps = sig.temperature_c()[0]
     assert temps[13] == pytest.approx(14.9) and np.isnan(temps[0])
     assert sig.activity()[0].sum() == 4  # the bed exit and bathroom motion share a bucket
+
+
+@pytest.mark.parametrize("room, plane", [("bathroom", MOTION_BATHROOM), ("kitchen", MOTION_KITCHEN)])
+def test_long_stay_in_one_room(run, room, plane):
+    """Last seen in the bathroom or kitchen, then nothing: long_stay once past the usual stay there."""
+    signals, base, _alerts, _truths, split, _end = run
+    h = 0
+    usual = base.explain(h)["longest_stay"][room]
+    r = [name for name, _ in STAY_ROOMS].index(room)
+    limit = max(float(base.stay_max[h, r]) + 20.0, 30.0 if room == "bathroom" else 60.0)
+    seen = at_local(TZ, START + (LEARN_DAYS + 10) * DAY, 11 * 60)  # 11:00 on an evaluation day
+    sig = Signals(signals.home_ids, signals.start, signals.bucket, signals.counts.copy())
+    b = sig.index_of(seen)
+    sig.counts[h, b] = 0
+    sig.counts[h, b, MOTION_ANY] = sig.counts[h, b, plane] = 1
+    sig.counts[h, b + 1:b + 1 + 8 * 12, :TEMP_MIN] = 0  # nothing moves for eight hours
+    before = evaluate(sig, base, seen + timedelta(minutes=limit - 5), TZ)
+    assert not [a for a in before if a.home_id == "home-1" and a.rule == "long_stay"]
+    after = [a for a in evaluate(sig, base, seen + timedelta(minutes=limit + 10), TZ)
+             if a.home_id == "home-1" and a.rule == "long_stay"]
+    assert len(after) == 1 and after[0].detail["room"] == room, after
+    assert f"last movement in the {room} at 11:05" in after[0].reason and f"usually at most {usual}" in after[0].reason
