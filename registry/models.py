@@ -93,6 +93,24 @@ class Home(Base):
     devices: Mapped[list[Device]] = relationship(back_populates="home")
 
 
+class LeftReason(enum.StrEnum):
+    """Why someone stopped living at home with the service: what "still at home" counts against."""
+
+    RESIDENTIAL_CARE = "residential_care"
+    HOSPITAL = "hospital"  # a long stay, not an admission they came home from
+    DIED = "died"
+    MOVED_AWAY = "moved_away"
+    SERVICE_ENDED = "service_ended"  # declined or no longer needed, still living at home
+
+
+class UserRole(enum.StrEnum):
+    OPERATOR = "operator"  # monitoring centre: every alert and home
+    RESPONDER = "responder"  # mobile responder: alerts and homes, no reports
+    FAMILY = "family"  # only the residents who consented, through their responder record
+    COMMISSIONER = "commissioner"  # aggregates only: never names, addresses or dates of birth
+    ADMIN = "admin"
+
+
 class Resident(Base):
     __tablename__ = "residents"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +118,8 @@ class Resident(Base):
     name: Mapped[str] = mapped_column(String(200))
     dob_band: Mapped[str] = mapped_column(String(16), default="")  # e.g. "80-84": no exact dates needed
     primary_need: Mapped[PrimaryNeed] = mapped_column(_enum(PrimaryNeed), default=PrimaryNeed.OTHER)
+    left_at: Mapped[datetime | None]  # stopped living at home with the service
+    left_reason: Mapped[LeftReason | None] = mapped_column(_enum(LeftReason))
     home: Mapped[Home] = relationship(back_populates="residents")
 
 
@@ -253,3 +273,55 @@ class AlertEvent(Base):
     to_state: Mapped[AlertState | None] = mapped_column(_enum(AlertState))
     note: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class User(Base):
+    """Someone who signs in. Family members and responders are linked to their responder record,
+    whose family consents decide which residents a family member may see."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole))
+    responder_id: Mapped[int | None] = mapped_column(ForeignKey("responders.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class ApiKey(Base):
+    """A key for an integration; it acts as its user. Only a hash of the key is kept."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # shown to admins to tell keys apart
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the whole key
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AccessLog(Base):
+    """Every read of a person's data: who, when, what (append-only)."""
+
+    __tablename__ = "access_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    role: Mapped[UserRole] = mapped_column(_enum(UserRole))
+    action: Mapped[str] = mapped_column(String(80))  # e.g. "GET /api/homes/{home_id}"
+    home_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    resident_id: Mapped[int | None]
+    alert_id: Mapped[int | None]
+
+
+class DistrictPopulation(Base):
+    """People aged 65 and over per district, as the council supplies them (for reach per 1,000)."""
+
+    __tablename__ = "district_populations"
+    district: Mapped[str] = mapped_column(String(80), primary_key=True)
+    aged_65_plus: Mapped[int]
+    source: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime]
