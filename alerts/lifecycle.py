@@ -118,3 +118,10 @@ def transition(
                        note=note, detail={"outcome": outcome.value} if outcome else {})
     session.add(event)
     return event
+
+
+def add_note(session: Session, alert: Alert, *, actor: str, text: str, at: datetime) -> AlertEvent:
+    """A note on the alert's trail (a call made, a key-safe code used); the state does not change."""
+    event = AlertEvent(alert_id=alert.id, at=at, actor=actor, kind="note", note=text)
+    session.add(event)
+    return event

@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts.acklink import check_token
-from tecwatch.alerts.lifecycle import transition
+from tecwatch.alerts.lifecycle import add_note, transition
 from tecwatch.registry.models import (
-    OPEN_STATES, Alert, AlertState, Notification, NotificationStatus, Outcome, Responder,
+    OPEN_STATES, Alert, AlertEvent, AlertState, Notification, NotificationStatus, Outcome, Responder,
 )
 
 
@@ -34,6 +34,8 @@ class AlertView:
     occurred_at: datetime
     raised_at: datetime
     repeats: int
+    acknowledged_at: datetime | None
+    seconds_to_acknowledge: float | None
     acknowledged_by: str | None
     outcome: str | None
     escalation_step: int
@@ -54,47 +56,70 @@ def _failures(s: Session, alert_ids: list[int]) -> dict[int, list[Notification]]
 def _view(a: Alert, failed: list[Notification], with_events: bool) -> AlertView:
     return AlertView(
         a.id, a.home_id, a.rule, a.priority, a.state.value, a.reason, a.device_id, a.occurred_at, a.raised_at,
-        a.repeats, a.acknowledged_by, a.outcome.value if a.outcome else None, a.escalation_step,
+        a.repeats, a.acknowledged_at,
+        (a.acknowledged_at - a.raised_at).total_seconds() if a.acknowledged_at else None, a.acknowledged_by, a.outcome.value if a.outcome else None, a.escalation_step,
         sum(n.status is NotificationStatus.FAILED for n in failed), failed[0].last_error if failed else "",
         [{"at": e.at, "actor": e.actor, "kind": e.kind, "note": e.note, "detail": e.detail} for e in a.events]
         if with_events else [],
     )
 
 
+@dataclass(frozen=True)
+class AlertPage:
+    items: list[AlertView]
+    total: int
+    limit: int
+    offset: int
+
+
 def list_alerts(engine: Engine, *, open_only: bool = True, home_id: str | None = None,
-                limit: int = 200) -> list[AlertView]:
-    """Most urgent first: priority, then oldest."""
+                visible: set[str] | None = None, limit: int = 200, offset: int = 0) -> AlertPage:
+    """Most urgent first: priority, then oldest. ``visible``: only these homes (None: all)."""
     with Session(engine) as s:
         q = select(Alert)
         if open_only:
             q = q.where(Alert.state.in_(OPEN_STATES))
         if home_id:
             q = q.where(Alert.home_id == home_id)
-        alerts = s.scalars(q.order_by(Alert.priority, Alert.raised_at).limit(limit)).all()
+        if visible is not None:
+            q = q.where(Alert.home_id.in_(sorted(visible)))
+        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+        alerts = s.scalars(q.order_by(Alert.priority, Alert.raised_at, Alert.id).limit(limit).offset(offset)).all()
         failed = _failures(s, [a.id for a in alerts])
-        return [_view(a, failed[a.id], False) for a in alerts]
+        return AlertPage([_view(a, failed[a.id], False) for a in alerts], total, limit, offset)
 
 
-def get_alert(engine: Engine, alert_id: int) -> AlertView:
+def get_alert(engine: Engine, alert_id: int, visible: set[str] | None = None) -> AlertView:
     with Session(engine) as s:
         a = s.get(Alert, alert_id)
-        if a is None:
-            raise AlertNotFound(f"no alert {alert_id}")
+        if a is None or (visible is not None and a.home_id not in visible):
+            raise AlertNotFound(f"no alert {alert_id}")  # the same answer either way: nothing leaks
         return _view(a, _failures(s, [a.id])[a.id], True)
 
 
-def _change(engine: Engine, alert_id: int, to: AlertState, actor: str, outcome: Outcome | None, note: str,
-            at: datetime | None) -> AlertView:
+def note(engine: Engine, alert_id: int, actor: str, text: str, visible: set[str] | None = None,
+         at: datetime | None = None) -> AlertView:
     with Session(engine) as s, s.begin():
         a = s.get(Alert, alert_id)
-        if a is None:
+        if a is None or (visible is not None and a.home_id not in visible):
+            raise AlertNotFound(f"no alert {alert_id}")
+        add_note(s, a, actor=actor, text=text, at=at or datetime.now(timezone.utc))
+    return get_alert(engine, alert_id)
+
+
+def _change(engine: Engine, alert_id: int, to: AlertState, actor: str, outcome: Outcome | None, note: str,
+            at: datetime | None, visible: set[str] | None = None) -> AlertView:
+    with Session(engine) as s, s.begin():
+        a = s.get(Alert, alert_id)
+        if a is None or (visible is not None and a.home_id not in visible):
             raise AlertNotFound(f"no alert {alert_id}")
         transition(s, a, to, actor=actor, at=at or datetime.now(timezone.utc), outcome=outcome, note=note)
     return get_alert(engine, alert_id)
 
 
-def acknowledge(engine: Engine, alert_id: int, actor: str, note: str = "", at: datetime | None = None) -> AlertView:
-    return _change(engine, alert_id, AlertState.ACKNOWLEDGED, actor, None, note, at)
+def acknowledge(engine: Engine, alert_id: int, actor: str, note: str = "", at: datetime | None = None,
+                visible: set[str] | None = None) -> AlertView:
+    return _change(engine, alert_id, AlertState.ACKNOWLEDGED, actor, None, note, at, visible)
 
 
 def acknowledge_by_link(engine: Engine, alert_id: int, token: str, secret: bytes,
@@ -109,5 +134,34 @@ def acknowledge_by_link(engine: Engine, alert_id: int, token: str, secret: bytes
 
 
 def resolve(engine: Engine, alert_id: int, actor: str, outcome: Outcome, note: str = "",
-            at: datetime | None = None) -> AlertView:
-    return _change(engine, alert_id, AlertState.RESOLVED, actor, outcome, note, at)
+            at: datetime | None = None, visible: set[str] | None = None) -> AlertView:
+    return _change(engine, alert_id, AlertState.RESOLVED, actor, outcome, note, at, visible)
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """One entry of the alert trail, for live updates: ``event_id`` only ever grows."""
+
+    event_id: int
+    alert_id: int
+    home_id: str
+    kind: str
+    state: str
+    priority: int
+    at: datetime
+
+
+def latest_change(engine: Engine) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(func.max(AlertEvent.id))) or 0
+
+
+def changes_since(engine: Engine, event_id: int, visible: set[str] | None = None, limit: int = 500) -> list[AlertChange]:
+    """Alert trail entries after ``event_id``, oldest first: written by any process, so a
+    console stays current however many alert and API workers run."""
+    with Session(engine) as s:
+        q = (select(AlertEvent, Alert).join(Alert, Alert.id == AlertEvent.alert_id)
+             .where(AlertEvent.id > event_id).order_by(AlertEvent.id).limit(limit))
+        if visible is not None:
+            q = q.where(Alert.home_id.in_(sorted(visible)))
+        return [AlertChange(e.id, a.id, a.home_id, e.kind, a.state.value, a.priority, e.at) for e, a in s.execute(q)]

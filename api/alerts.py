@@ -1,31 +1,42 @@
-"""Alert endpoints: the monitoring centre's queue, and acknowledging and resolving by API."""
+"""Alert endpoints: the monitoring centre's queue, one alert with its trail, acknowledge,
+resolve, notes, live updates, and acknowledging by a notification's signed link."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import asdict
+from html import escape
 from typing import Any
 
-from html import escape
-
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from sse_starlette import EventSourceResponse
 
 from tecwatch.alerts import service
 from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import TransitionError
+from tecwatch.api import access
+from tecwatch.api.access import Principal
+from tecwatch.api.deps import PEOPLE_READERS, STAFF, registry, require
 from tecwatch.registry.models import Outcome
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 
 
 class Acknowledge(BaseModel):
-    actor: str = Field(min_length=1, max_length=200)
     note: str = Field("", max_length=2000)
 
 
 class Resolve(Acknowledge):
     outcome: Outcome
+
+
+class Note(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
 
 
 def _engine(request: Request):
@@ -43,37 +54,92 @@ def _call(fn, *args, **kwargs) -> dict[str, Any]:
         raise HTTPException(403, str(err)) from err
 
 
+def _actor(who: Principal) -> str:
+    return f"{who.username} ({who.role.value})"
+
+
 @router.get("")
-def list_alerts(request: Request, open_only: bool = True, home_id: str | None = None, limit: int = 200) -> list[dict]:
-    return [asdict(a) for a in service.list_alerts(_engine(request), open_only=open_only, home_id=home_id,
-                                                   limit=min(max(limit, 1), 1000))]
+def list_alerts(
+    request: Request,
+    open_only: bool = True,
+    home_id: str | None = Query(None, max_length=64),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    who: Principal = Depends(require(*PEOPLE_READERS)),
+    session: Session = Depends(registry),
+) -> dict[str, Any]:
+    """Open alerts, most urgent first (priority, then oldest), a page at a time."""
+    visible = access.visible_home_ids(session, who)
+    access.log_access(session, who, "list alerts", home_id=home_id)
+    page = service.list_alerts(_engine(request), open_only=open_only, home_id=home_id, visible=visible,
+                               limit=limit, offset=offset)
+    return asdict(page)
+
+
+@router.get("/stream")
+async def stream(
+    request: Request,
+    who: Principal = Depends(require(*PEOPLE_READERS)),
+    last_event_id: int | None = Header(None, alias="Last-Event-ID", ge=0),
+) -> EventSourceResponse:
+    """Server-sent events: one `alert` event for every change to an alert the caller may see."""
+    engine, poll = _engine(request), request.app.state.settings.api.stream_poll_s
+    with Session(engine) as session:
+        visible = access.visible_home_ids(session, who)
+    cursor = last_event_id if last_event_id is not None else await run_in_threadpool(service.latest_change, engine)
+
+    async def events():
+        nonlocal cursor
+        yield {"event": "ready", "id": str(cursor), "data": "{}"}
+        while not await request.is_disconnected():
+            for change in await run_in_threadpool(service.changes_since, engine, cursor, visible):
+                cursor = change.event_id
+                yield {"event": "alert", "id": str(cursor), "data": json.dumps(asdict(change), default=str)}
+            await asyncio.sleep(poll)
+
+    return EventSourceResponse(events(), ping=15)
 
 
 @router.get("/{alert_id}")
-def get_alert(request: Request, alert_id: int) -> dict[str, Any]:
-    return _call(service.get_alert, _engine(request), alert_id)
+def get_alert(request: Request, alert_id: int, who: Principal = Depends(require(*PEOPLE_READERS)),
+              session: Session = Depends(registry)) -> dict[str, Any]:
+    out = _call(service.get_alert, _engine(request), alert_id, access.visible_home_ids(session, who))
+    access.log_access(session, who, "read alert", home_id=out["home_id"], alert_id=alert_id)
+    return out
 
 
 @router.post("/{alert_id}/acknowledge")
-def acknowledge(request: Request, alert_id: int, body: Acknowledge) -> dict[str, Any]:
-    return _call(service.acknowledge, _engine(request), alert_id, body.actor, body.note)
-
-
-@router.get("/{alert_id}/acknowledge-by-link", response_class=HTMLResponse)
-def acknowledge_link_page(alert_id: int, token: str) -> str:
-    # A GET must not change anything (mail scanners follow links): show a button that POSTs.
-    return (f"<!doctype html><title>Acknowledge alert {alert_id}</title>"
-            f"<form method=post action='/api/alerts/{alert_id}/acknowledge-by-link?token={escape(token, quote=True)}'>"
-            f"<p>Acknowledge alert {alert_id}? This tells everyone you are dealing with it.</p>"
-            "<button type=submit>Acknowledge</button></form>")
-
-
-@router.post("/{alert_id}/acknowledge-by-link")
-def acknowledge_by_link(request: Request, alert_id: int, token: str) -> dict[str, Any]:
-    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
-    return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)
+def acknowledge(request: Request, alert_id: int, body: Acknowledge,
+                who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry)) -> dict[str, Any]:
+    """Someone is dealing with it: stops the escalation. Family members may acknowledge their relative's."""
+    return _call(service.acknowledge, _engine(request), alert_id, _actor(who), body.note,
+                 visible=access.visible_home_ids(session, who))
 
 
 @router.post("/{alert_id}/resolve")
-def resolve(request: Request, alert_id: int, body: Resolve) -> dict[str, Any]:
-    return _call(service.resolve, _engine(request), alert_id, body.actor, body.outcome, body.note)
+def resolve(request: Request, alert_id: int, body: Resolve, who: Principal = Depends(require(*STAFF)),
+            session: Session = Depends(registry)) -> dict[str, Any]:
+    return _call(service.resolve, _engine(request), alert_id, _actor(who), body.outcome, body.note,
+                 visible=access.visible_home_ids(session, who))
+
+
+@router.post("/{alert_id}/notes")
+def add_note(request: Request, alert_id: int, body: Note, who: Principal = Depends(require(*STAFF)),
+             session: Session = Depends(registry)) -> dict[str, Any]:
+    return _call(service.note, _engine(request), alert_id, _actor(who), body.text,
+                 visible=access.visible_home_ids(session, who))
+
+
+@router.get("/{alert_id}/acknowledge-by-link", response_class=HTMLResponse)
+def acknowledge_link_page(alert_id: int, token: str = Query(max_length=500)) -> str:
+    # A GET must not change anything (mail scanners follow links): show a button that POSTs.
+    return (f"<!doctype html><html lang=en><title>Acknowledge alert {alert_id}</title>"
+            f"<form method=post action='/api/alerts/{alert_id}/acknowledge-by-link?token={escape(token, quote=True)}'>"
+            f"<p>Acknowledge alert {alert_id}? This tells everyone you are dealing with it.</p>"
+            "<button type=submit>Acknowledge</button></form></html>")
+
+
+@router.post("/{alert_id}/acknowledge-by-link")
+def acknowledge_by_link(request: Request, alert_id: int, token: str = Query(max_length=500)) -> dict[str, Any]:
+    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
+    return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)

@@ -6,8 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tecwatch.api import alerts
+from tecwatch.api import alerts, auth, homes
 from tecwatch.db import make_engine
+from tecwatch.ingest.store import open_store
 from tecwatch.registry.migrate import upgrade
 from tecwatch.settings import Settings
 
@@ -19,11 +20,15 @@ def create_app(settings: Settings) -> FastAPI:
         upgrade(engine)
         app.state.registry = engine
         app.state.settings = settings
+        app.state.store = open_store(settings.store)
         yield
+        app.state.store.close()
         engine.dispose()
 
     app = FastAPI(title="tecwatch", lifespan=lifespan)
+    app.include_router(auth.router)
     app.include_router(alerts.router)
+    app.include_router(homes.router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

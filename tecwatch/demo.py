@@ -130,7 +130,7 @@ def run_demo(settings: Settings, homes: int, rate: float, duration: float | None
         centre.close()
         if embedded:
             embedded.stop()
-    open_alerts = list_alerts(worker.engine)
+    open_alerts = list_alerts(worker.engine).items
     if open_alerts:
         out(f"Open alerts ({len(open_alerts)}; acknowledge with the API, `tecwatch api`):")
         for a in open_alerts[:5]:

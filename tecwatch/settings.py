@@ -109,6 +109,11 @@ class AlertSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    # Signs sign-in tokens (JWT, HS256). Every API worker must share it.
+    token_secret: SecretStr = SecretStr("change-me-too: any long random string, the same for every worker")
+    token_minutes: int = Field(12 * 60, ge=1)  # one monitoring-centre shift
+    # How often the live alert stream looks for changes made by any process.
+    stream_poll_s: float = Field(1.0, gt=0)
 
 
 class Settings(BaseSettings):

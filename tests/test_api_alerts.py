@@ -3,41 +3,27 @@ resolving, and clear errors."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
-import uvicorn
 
 from tecwatch.alerts.engine import AlertEngine, RuleHit
-from tecwatch.api.app import create_app
 from tecwatch.db import make_engine
-from tecwatch.localservices import free_port
 from tecwatch.registry.migrate import upgrade
-from tecwatch.settings import RegistrySettings, Settings
+from tecwatch.settings import Settings
+
+from apisupport import api_server, seed_cast, signed_in
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def api(registry_url):
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(registry=RegistrySettings(url=registry_url))),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
+def api(registry_url, tmp_path):
     engine = make_engine(registry_url)
     upgrade(engine)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    seed_cast(engine)
+    with api_server(registry_url, tmp_path) as (base_url, _settings), signed_in(base_url, "operator") as client:
         yield client, AlertEngine(engine, clock=lambda: T0)
-    server.should_exit = True
-    thread.join(timeout=10)
     engine.dispose()
 
 
@@ -49,25 +35,31 @@ def test_queue_acknowledge_resolve(api):
                 "fall-1"),
     ])
     queue = client.get("/api/alerts").json()
-    assert [(a["home_id"], a["rule"], a["priority"]) for a in queue] == [("home-1", "fall_detected", 1),
-                                                                          ("home-2", "low_battery", 4)]
-    fall = queue[0]["id"]
-    r = client.post(f"/api/alerts/{fall}/acknowledge", json={"actor": "operator Sam", "note": "calling now"})
-    assert r.status_code == 200 and r.json()["state"] == "acknowledged" and r.json()["acknowledged_by"] == "operator Sam"
-    again = client.post(f"/api/alerts/{fall}/acknowledge", json={"actor": "operator Kim"})
+    assert queue["total"] == 2 and (queue["limit"], queue["offset"]) == (100, 0)
+    assert [(a["home_id"], a["rule"], a["priority"]) for a in queue["items"]] == [("home-1", "fall_detected", 1),
+                                                                                   ("home-2", "low_battery", 4)]
+    assert [a["rule"] for a in client.get("/api/alerts", params={"limit": 1, "offset": 1}).json()["items"]] == ["low_battery"]
+    fall = queue["items"][0]["id"]
+    r = client.post(f"/api/alerts/{fall}/acknowledge", json={"note": "calling now"})
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    assert r.json()["acknowledged_by"] == "operator (operator)", "the actor is who signed in, not what the body says"
+    assert r.json()["seconds_to_acknowledge"] > 0
+    again = client.post(f"/api/alerts/{fall}/acknowledge", json={})
     assert again.status_code == 409 and "cannot become acknowledged" in again.json()["detail"]
-    bad = client.post(f"/api/alerts/{fall}/resolve", json={"actor": "operator Sam", "outcome": "sorted"})
+    assert client.post(f"/api/alerts/{fall}/notes", json={"text": "daughter on her way"}).status_code == 200
+    bad = client.post(f"/api/alerts/{fall}/resolve", json={"outcome": "sorted"})
     assert bad.status_code == 422
-    done = client.post(f"/api/alerts/{fall}/resolve", json={"actor": "operator Sam", "outcome": "ambulance_called",
-                                                            "note": "paramedics on scene"})
+    done = client.post(f"/api/alerts/{fall}/resolve", json={"outcome": "ambulance_called", "note": "paramedics on scene"})
     assert done.status_code == 200 and done.json()["outcome"] == "ambulance_called"
     detail = client.get(f"/api/alerts/{fall}").json()
-    assert [e["kind"] for e in detail["events"]] == ["raised", "acknowledged", "resolved"]
-    assert [a["rule"] for a in client.get("/api/alerts").json()] == ["low_battery"]
-    assert len(client.get("/api/alerts", params={"open_only": False}).json()) == 2
+    assert [e["kind"] for e in detail["events"]] == ["raised", "acknowledged", "note", "resolved"]
+    assert detail["events"][2]["note"] == "daughter on her way"
+    assert [a["rule"] for a in client.get("/api/alerts").json()["items"]] == ["low_battery"]
+    assert client.get("/api/alerts", params={"open_only": False}).json()["total"] == 2
     assert client.get("/api/alerts/999").status_code == 404
-    assert client.post("/api/alerts/999/acknowledge", json={"actor": "x"}).status_code == 404
-    assert client.post(f"/api/alerts/{fall}/acknowledge", json={"actor": ""}).status_code == 422
+    assert client.post("/api/alerts/999/acknowledge", json={}).status_code == 404
+    assert client.post(f"/api/alerts/{fall}/notes", json={"text": ""}).status_code == 422
+    assert client.get("/api/alerts", params={"limit": 0}).status_code == 422
 
 
 def test_acknowledge_link_from_a_notification(api, registry_url):

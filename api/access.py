@@ -1,0 +1,158 @@
+"""Who is asking and what they may see: users, passwords (argon2), tokens (JWT), API keys,
+family members' consented residents, and the access log of every read of a person's data."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tecwatch.registry.models import AccessLog, ApiKey, FamilyConsent, Resident, User, UserRole
+
+_HASHER = PasswordHasher()  # stateless: safe to share between threads and workers
+_ALGORITHM = "HS256"
+KEY_PREFIX = "tw_"
+# Roles that see every home; family members see only consented residents' homes.
+ALL_HOMES = frozenset({UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN})
+MIN_PASSWORD = 10
+
+
+class AuthError(Exception):
+    """Credentials missing, wrong or expired (HTTP 401)."""
+
+
+class UserError(ValueError):
+    """A user or key cannot be created as asked (HTTP 422/409)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    username: str
+    role: UserRole
+    responder_id: int | None
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def create_user(session: Session, username: str, password: str, role: UserRole, *, display_name: str = "",
+                responder_id: int | None = None, now: datetime | None = None) -> User:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+    if role is UserRole.FAMILY and responder_id is None:
+        raise UserError("a family member's account must be linked to their responder record")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise UserError(f"the username {username!r} is taken")
+    user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
+                role=role, responder_id=responder_id, active=True, created_at=now or datetime.now(timezone.utc))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> Principal:
+    user = session.scalar(select(User).where(User.username == username))
+    # Hash anyway when the user is unknown, so timing does not tell which usernames exist.
+    stored = user.password_hash if user is not None else _DUMMY_HASH
+    try:
+        _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        raise AuthError("wrong username or password") from None
+    if user is None or not user.active:
+        raise AuthError("wrong username or password")
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return _principal(user)
+
+
+def issue_token(principal: Principal, secret: str, ttl: timedelta, now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    claims = {"sub": principal.username, "uid": principal.user_id, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
+
+
+def principal_from_token(session: Session, token: str, secret: str) -> Principal:
+    try:
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "uid"]})
+    except jwt.ExpiredSignatureError:
+        raise AuthError("the session has expired: sign in again") from None
+    except jwt.InvalidTokenError:
+        raise AuthError("the token is not valid") from None
+    # The role and active flag are read afresh, so a change takes effect at once.
+    user = session.get(User, claims["uid"])
+    if user is None or not user.active or user.username != claims["sub"]:
+        raise AuthError("the account no longer exists or is disabled")
+    return _principal(user)
+
+
+def create_api_key(session: Session, user_id: int, name: str, now: datetime | None = None) -> str:
+    """A new key for an integration, returned once; only its hash is kept."""
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(user_id=user_id, name=name, prefix=key[:10], key_hash=_key_hash(key),
+                       created_at=now or datetime.now(timezone.utc)))
+    session.flush()
+    return key
+
+
+def principal_from_api_key(session: Session, key: str) -> Principal:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(key), ApiKey.revoked_at.is_(None)))
+    user = session.get(User, row.user_id) if row is not None else None
+    if user is None or not user.active:
+        raise AuthError("the API key is not valid")
+    return _principal(user)
+
+
+def visible_home_ids(session: Session, principal: Principal) -> set[str] | None:
+    """The homes this principal may see; None means every home. Commissioners see none."""
+    if principal.role in ALL_HOMES:
+        return None
+    if principal.role is not UserRole.FAMILY or principal.responder_id is None:
+        return set()
+    return set(session.scalars(select(Resident.home_id).join(FamilyConsent, FamilyConsent.resident_id == Resident.id)
+                               .where(FamilyConsent.responder_id == principal.responder_id,
+                                      FamilyConsent.revoked_at.is_(None))))
+
+
+def visible_resident_ids(session: Session, principal: Principal) -> set[int] | None:
+    if principal.role in ALL_HOMES:
+        return None
+    if principal.role is not UserRole.FAMILY or principal.responder_id is None:
+        return set()
+    return set(session.scalars(select(FamilyConsent.resident_id).where(
+        FamilyConsent.responder_id == principal.responder_id, FamilyConsent.revoked_at.is_(None))))
+
+
+def can_see_home(session: Session, principal: Principal, home_id: str) -> bool:
+    homes = visible_home_ids(session, principal)
+    return homes is None or home_id in homes
+
+
+def log_access(session: Session, principal: Principal, action: str, *, home_id: str | None = None,
+               resident_id: int | None = None, alert_id: int | None = None, now: datetime | None = None) -> None:
+    session.add(AccessLog(at=now or datetime.now(timezone.utc), username=principal.username, role=principal.role,
+                          action=action[:80], home_id=home_id, resident_id=resident_id, alert_id=alert_id))
+
+
+def _principal(user: User) -> Principal:
+    return Principal(user.id, user.username, UserRole(user.role), user.responder_id)
+
+
+def _key_hash(key: str) -> str:
+    # The key is 256 random bits: a plain hash is enough, and lookups by hash stay indexed.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+_DUMMY_HASH = _HASHER.hash("an unused password")
+
+
+def user_id(session: Session, username: str) -> int | None:
+    return session.scalar(select(User.id).where(User.username == username))

@@ -1,0 +1,154 @@
+"""Who may do what: every API endpoint against every role, over a real HTTP server.
+
+The matrix lists every route the app has, so a new endpoint without an entry here fails."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.api import access
+from tecwatch.api.app import create_app
+from tecwatch.db import make_engine
+from tecwatch.registry.migrate import upgrade
+from tecwatch.registry.models import AccessLog, User
+from tecwatch.settings import Settings
+
+from apisupport import PASSWORD, api_server, seed_cast, signed_in
+
+T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+ROLES = ("operator", "responder", "admin", "commissioner", "family-1", "family-2")
+STAFF = {"operator", "responder", "admin"}
+PEOPLE = STAFF | {"family-1"}  # family-1 is Arthur's (home-1); family-2 is Beryl's, not Arthur's
+PUBLIC = {"/healthz", "/api/auth/token", "/api/alerts/{alert_id}/acknowledge-by-link",
+          "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+
+# (method, path) -> (who may, JSON body). Paths name home-1 and Arthur's alert there.
+MATRIX: dict[tuple[str, str], tuple[set[str], dict | None]] = {
+    ("GET", "/api/me"): (set(ROLES), None),
+    ("GET", "/api/alerts"): (PEOPLE | {"family-2"}, None),  # family-2 gets only Beryl's (none)
+    ("GET", "/api/alerts/stream"): (PEOPLE | {"family-2"}, None),
+    ("GET", "/api/alerts/{alert_id}"): (PEOPLE, None),
+    ("POST", "/api/alerts/{alert_id}/notes"): (STAFF, {"text": "called the key holder"}),
+    ("POST", "/api/alerts/{alert_id}/acknowledge"): (PEOPLE, {}),
+    ("POST", "/api/alerts/{alert_id}/resolve"): (STAFF, {"outcome": "false_alarm"}),
+    ("GET", "/api/homes"): (PEOPLE | {"family-2"}, None),
+    ("GET", "/api/homes/{home_id}"): (PEOPLE, None),
+    ("GET", "/api/homes/{home_id}/activity"): (PEOPLE, None),
+    ("POST", "/api/admin/users"): ({"admin"}, {"username": "new-operator", "password": "a long password!", "role": "operator"}),
+    ("POST", "/api/admin/api-keys"): ({"admin"}, {"username": "operator", "name": "care records"}),
+}
+
+
+@pytest.fixture
+def setup(registry_url, tmp_path):
+    engine = make_engine(registry_url)
+    upgrade(engine)
+    cast = seed_cast(engine)
+    [alert_id] = AlertEngine(engine, clock=lambda: T0).raise_hits(
+        [RuleHit("home-1", "pendant", T0, "Pendant pressed", {}, "pendant-1")])
+    with api_server(registry_url, tmp_path) as (base_url, _):
+        yield base_url, engine, cast, alert_id
+    engine.dispose()
+
+
+def _routes() -> set[tuple[str, str]]:
+    """Every operation the app publishes in its OpenAPI schema."""
+    paths = create_app(Settings()).openapi()["paths"]
+    return {(method.upper(), path) for path, ops in paths.items() for method in ops}
+
+
+def _call(client: httpx.Client, method: str, path: str, body: dict | None) -> tuple[int, str]:
+    if path.endswith("/stream"):
+        with client.stream(method, path) as r:  # an endless stream: the status is enough
+            return r.status_code, ""
+    r = client.request(method, path, json=body)
+    return r.status_code, r.text
+
+
+def test_every_route_is_in_the_matrix():
+    protected = {(m, p) for m, p in _routes() if p not in PUBLIC}
+    assert protected == set(MATRIX), f"routes missing from the matrix: {protected - set(MATRIX)}; stale: {set(MATRIX) - protected}"
+
+
+def test_authorisation_matrix(setup):
+    base_url, _engine, _cast, alert_id = setup
+    anonymous = httpx.Client(base_url=base_url, timeout=10)
+    clients = {role: signed_in(base_url, role) for role in ROLES}
+    failures = []
+    for (method, template), (allowed, body) in MATRIX.items():
+        path = template.format(alert_id=alert_id, home_id="home-1")
+        status, _ = _call(anonymous, method, path, body)
+        if status != 401:
+            failures.append(f"anonymous {method} {path}: {status}, wanted 401")
+        for role in ROLES:
+            status, text = _call(clients[role], method, path, body)
+            if role in allowed:
+                if status in (401, 403, 404) or status >= 500:
+                    failures.append(f"{role} {method} {path}: {status} {text[:100]}")
+            else:
+                if status not in (403, 404):
+                    failures.append(f"{role} {method} {path}: {status}, wanted 403/404")
+                if "Arthur" in text or "Pendant pressed" in text:
+                    failures.append(f"{role} {method} {path}: leaked Arthur's data")
+    assert not failures, "\n".join(failures)
+
+
+def test_family_sees_only_their_own_relative(setup):
+    base_url, engine, _cast, alert_id = setup
+    with signed_in(base_url, "family-1") as mine, signed_in(base_url, "family-2") as theirs:
+        assert [a["id"] for a in mine.get("/api/alerts").json()["items"]] == [alert_id]
+        assert theirs.get("/api/alerts").json() == {"items": [], "total": 0, "limit": 100, "offset": 0}
+        assert [h["id"] for h in mine.get("/api/homes").json()["items"]] == ["home-1"]
+        assert [h["id"] for h in theirs.get("/api/homes").json()["items"]] == ["home-2"]
+        home = mine.get("/api/homes/home-1").json()
+        assert [r["name"] for r in home["residents"]] == ["Arthur Example"]
+        for path in ("/api/homes/home-1", f"/api/alerts/{alert_id}", "/api/homes/home-1/activity"):
+            r = theirs.get(path)
+            assert r.status_code == 404 and "Arthur" not in r.text, (path, r.text)
+        # A home that does not exist and one that is not theirs look the same.
+        assert theirs.get("/api/homes/home-404").json() == {"detail": "no home 'home-404'"}
+        assert theirs.get("/api/homes/home-1").json() == {"detail": "no home 'home-1'"}
+    with Session(engine) as s:
+        log = [(e.username, e.action, e.home_id) for e in s.scalars(select(AccessLog).order_by(AccessLog.id))]
+    assert ("family-1", "read home", "home-1") in log
+    assert not [e for e in log if e[0] == "family-2" and e[2] == "home-1"], "a refused read reads nothing"
+
+
+def test_sign_in_tokens_and_api_keys(setup):
+    base_url, engine, _cast, _alert_id = setup
+    bad = httpx.post(f"{base_url}/api/auth/token", data={"username": "operator", "password": "wrong"})
+    assert bad.status_code == 401 and bad.json()["detail"] == "wrong username or password"
+    nobody = httpx.post(f"{base_url}/api/auth/token", data={"username": "nobody", "password": PASSWORD})
+    assert nobody.status_code == 401 and nobody.json() == bad.json(), "unknown users look like wrong passwords"
+    assert httpx.get(f"{base_url}/api/me", headers={"Authorization": "Bearer not.a.token"}).status_code == 401
+    with signed_in(base_url, "admin") as admin:
+        key = admin.post("/api/admin/api-keys", json={"username": "operator", "name": "care records"}).json()["api_key"]
+        taken = admin.post("/api/admin/users", json={"username": "operator", "password": "a long password!",
+                                                      "role": "operator"})
+        assert taken.status_code == 409
+        short = admin.post("/api/admin/users", json={"username": "x1x", "password": "short", "role": "operator"})
+        assert short.status_code == 422
+    me = httpx.get(f"{base_url}/api/me", headers={"X-API-Key": key})
+    assert me.json() == {"username": "operator", "role": "operator"}
+    assert httpx.get(f"{base_url}/api/me", headers={"X-API-Key": key + "x"}).status_code == 401
+    with signed_in(base_url, "operator") as operator:
+        with Session(engine) as s, s.begin():
+            s.scalar(select(User).where(User.username == "operator")).active = False
+        r = operator.get("/api/me")
+        assert r.status_code == 401 and "disabled" in r.json()["detail"], "a disabled account stops at once"
+    assert httpx.get(f"{base_url}/api/me", headers={"X-API-Key": key}).status_code == 401
+    with Session(engine) as s:
+        stored = s.scalar(select(User.password_hash).where(User.username == "admin"))
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_passwords_are_checked_against_argon2():
+    hashed = access.hash_password("a long password")
+    assert re.match(r"^\$argon2id\$v=19\$", hashed)
