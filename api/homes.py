@@ -1,0 +1,50 @@
+"""Home endpoints for the monitoring centre (and family members, for their own relative's home)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from sqlalchemy.orm import Session
+
+from tecwatch.api import access, homeview
+from tecwatch.api.access import Principal
+from tecwatch.api.deps import PEOPLE_READERS, registry, require
+from tecwatch.api.homeview import ActivityHour, HomeDetail, HomePage
+
+router = APIRouter(prefix="/api/homes", tags=["homes"])
+
+
+def _visible_home(session: Session, who: Principal, home_id: str) -> None:
+    if not access.can_see_home(session, who, home_id):
+        raise HTTPException(404, f"no home {home_id!r}")  # the same answer as a home that does not exist
+
+
+@router.get("")
+def list_homes(district: str | None = Query(None, max_length=80), limit: int = Query(100, ge=1, le=1000),
+               offset: int = Query(0, ge=0), who: Principal = Depends(require(*PEOPLE_READERS)),
+               session: Session = Depends(registry)) -> HomePage:
+    access.log_access(session, who, "list homes")
+    return homeview.list_homes(session, access.visible_home_ids(session, who), district, limit, offset)
+
+
+@router.get("/{home_id}")
+def get_home(request: Request, home_id: str, who: Principal = Depends(require(*PEOPLE_READERS)),
+             session: Session = Depends(registry)) -> HomeDetail:
+    """Resident, devices and their health, hub online, open alerts."""
+    _visible_home(session, who, home_id)
+    try:
+        detail = homeview.home_detail(session, request.app.state.store, home_id, request.app.state.settings.alerts)
+    except homeview.HomeNotFound as err:
+        raise HTTPException(404, str(err)) from err
+    access.log_access(session, who, "read home", home_id=home_id)
+    return detail
+
+
+@router.get("/{home_id}/activity")
+def activity(request: Request, home_id: str, days: int = Query(1, ge=1, le=31),
+             who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry)) -> list[ActivityHour]:
+    """Activity per hour over the last day (or ``days`` days), empty hours included."""
+    _visible_home(session, who, home_id)
+    if not homeview.home_exists(session, home_id):
+        raise HTTPException(404, f"no home {home_id!r}")
+    access.log_access(session, who, "read activity", home_id=home_id)
+    return homeview.activity_by_hour(request.app.state.store, home_id, days)
