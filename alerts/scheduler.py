@@ -25,6 +25,7 @@ from tecwatch.alerts.health import health_hits
 from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
 from tecwatch.alerts.history import FoldCounts, assemble, fold_stored
 from tecwatch.alerts.signalcache import DayCache
+from tecwatch.alerts.summaries import save_summaries
 from tecwatch.alerts.signals import Signals, align, empty
 from tecwatch.devices import Reading
 from tecwatch.ingest.store import TimeSeriesStore
@@ -97,6 +98,7 @@ class RuleRunner:
         self._signals = rolling
         if self._cache is not None:
             self._cache.prune(first)
+        save_summaries(self._registry, self._baselines, now)
         learned = int(np.count_nonzero(self._baselines.learned))
         log.info("baselines learned for %d of %d homes (%s)", learned, len(homes), sources)
         self.last_sources = sources

@@ -10,7 +10,7 @@ import enum
 from datetime import datetime, time, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Enum, ForeignKey, Index, String, Text, Time, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import JSON, DateTime, Dialect, Enum, Float, ForeignKey, Index, String, Text, Time, TypeDecorator, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -325,3 +325,19 @@ class DistrictPopulation(Base):
     aged_65_plus: Mapped[int]
     source: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime]
+
+
+class HomeBaseline(Base):
+    """A home's learned routine as people read it, saved by each nightly learning, so the API
+    can say whether today looks usual without learning anything itself."""
+
+    __tablename__ = "home_baselines"
+    home_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    learned_at: Mapped[datetime]
+    learned: Mapped[bool]  # False: too little history yet, the defaults stand
+    days_of_history: Mapped[int]
+    wake_median_min: Mapped[float] = mapped_column(Float)  # local minutes after midnight
+    up_by_min: Mapped[float] = mapped_column(Float)  # usually up by then (90th percentile of wake times)
+    bed_median_min: Mapped[float] = mapped_column(Float)
+    active_by_hour: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"0".."23": share of days active}
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Baselines.explain()

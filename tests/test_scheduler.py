@@ -16,7 +16,7 @@ from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.scheduler import RuleRunner
 from tecwatch.alerts.signals import BED_IN, BED_OUT, N_SIGNALS, OFFLINE
 from tecwatch.ingest.store.sqlite import SQLiteStore
-from tecwatch.registry.models import Alert, Device, Home
+from tecwatch.registry.models import Alert, Device, Home, HomeBaseline
 from tecwatch.settings import AlertSettings
 from tecwatch.simulators.backfill import backfill
 from tecwatch.simulators.encode import PlatformEncoder
@@ -156,6 +156,12 @@ def test_nightly_learning_folds_each_finished_day_once(tmp_path, registry):
         plain = RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: now)
         plain.learn_baselines()
         assert [cached._baselines.explain(i) for i in range(3)] == [plain._baselines.explain(i) for i in range(3)]
+        with Session(registry) as s:  # saved for people to read
+            saved = {b.home_id: b for b in s.scalars(select(HomeBaseline))}
+        assert sorted(saved) == ["home-1", "home-2", "home-3"]
+        assert saved["home-2"].summary == plain._baselines.explain(1) and saved["home-2"].learned
+        up_by = round(saved["home-2"].up_by_min) % 1440
+        assert saved["home-2"].summary["up_by"] == f"{up_by // 60:02d}:{up_by % 60:02d}"
 
         # An outbox delivers yesterday evening's readings of home-2 late: only that home-day is read again.
         late = [r for r in store.readings("home-2", now - timedelta(hours=9), now - timedelta(hours=3), limit=10_000)]
