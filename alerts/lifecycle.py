@@ -33,6 +33,16 @@ PRIORITY: dict[str, int] = {
     "device_silent": 4, "low_battery": 4,
 }
 
+# Each rule in plain words, for people who are not operators (families, notifications).
+RULE_TITLES: dict[str, str] = {
+    "pendant": "Pendant alarm pressed", "fall_detected": "Fall detected", "smoke": "Smoke or heat alarm",
+    "flood": "Water leak", "no_activity": "No movement for longer than usual",
+    "not_up": "Not up at the usual time", "door_at_night": "Front door opened at night",
+    "long_stay": "In one room for longer than usual", "cold_home": "The home is cold",
+    "night_bathroom_increase": "More night-time bathroom visits than usual", "hub_offline": "The hub is offline",
+    "device_silent": "A sensor has stopped reporting", "low_battery": "A battery is low",
+}
+
 
 class TransitionError(ValueError):
     """The alert cannot go from its state to the one asked for (or an outcome is missing)."""

@@ -36,7 +36,7 @@ class DeviceHealth(BaseModel):
     installed_at: datetime
     last_seen: datetime | None
     battery_percent: float | None
-    problem: str | None  # in plain words, or None when all is well
+    problem: str | None  # in plain words, to follow the device's name; None when all is well
 
 
 class HomeSummary(BaseModel):
@@ -148,11 +148,11 @@ def _hub_status(store: TimeSeriesStore, home_id: str, hub_seen: datetime | None)
 def _problem(d: Device, last: datetime | None, battery: float | None, hub_online: bool | None,
              now: datetime, settings: AlertSettings) -> str | None:
     if d.type != "gateway" and hub_online is False:
-        return "cannot be heard: the hub is offline"
+        return "cannot be heard while the hub is offline"
     if last is None:
         return "has not reported since it was installed"
     if now - last > silent_after(d.type, settings):
-        return f"silent since {last:%d %b %H:%M} UTC"
+        return f"has been silent since {last:%d %b %H:%M} UTC"
     if battery is not None and battery <= LOW_BATTERY_PERCENT:
-        return f"battery low ({battery:.0f}%)"
+        return f"has a low battery ({battery:.0f}%)"
     return None

@@ -1,0 +1,118 @@
+"""'Is Dad OK?' worked out from a real store and registry at a fixed moment, and the home view's
+device health that it draws on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy.orm import Session
+
+from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.api import familyview, homeview
+from tecwatch.devices import Channel, make_reading
+from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.registry.models import Device, HomeBaseline
+from tecwatch.settings import AlertSettings
+
+from apisupport import seed_cast
+
+NOW = datetime(2026, 11, 25, 10, 30, tzinfo=timezone.utc)  # winter: London time is UTC
+MIN = timedelta(minutes=1)
+
+
+def motion(at: datetime, room: str = "lounge"):
+    return make_reading(home_id="home-1", device_id=f"pir-{room}", device_type="motion", channel=Channel.READING,
+                        ts=at, seq=None, room=room, values={"occupancy": True})
+
+
+def hub(at: datetime, status: str):
+    return make_reading(home_id="home-1", device_id="gateway", device_type="gateway", channel=Channel.STATUS,
+                        ts=at, seq=None, room=None, values={"status": status})
+
+
+def door(at: datetime, battery: float):
+    return make_reading(home_id="home-1", device_id="door-front", device_type="door", channel=Channel.READING,
+                        ts=at, seq=None, room="hall", values={"contact": True, "battery": battery})
+
+
+@pytest.fixture
+def world(registry, tmp_path):
+    cast = seed_cast(registry)
+    with Session(registry) as s, s.begin():
+        s.add(Device(home_id="home-1", device_id="door-front", type="door", room="hall", installed_at=NOW - 30 * 24 * 60 * MIN))
+        s.add(HomeBaseline(home_id="home-1", learned_at=NOW - 7 * 60 * MIN, learned=True, days_of_history=28,
+                           wake_median_min=7 * 60 + 30, up_by_min=8 * 60 + 10, bed_median_min=22 * 60 + 30,
+                           active_by_hour={str(h): 1.0 if 8 <= h < 22 else 0.0 for h in range(24)}, summary={}))
+    store = SQLiteStore(tmp_path / "readings.db")
+    # Last night and this morning: in bed by 22:30, up at 07:45; the hub reports every 5 minutes.
+    store.write([motion(NOW - timedelta(hours=12)), motion(NOW.replace(hour=7, minute=45)),
+                 motion(NOW.replace(hour=10, minute=20)), door(NOW - 60 * MIN, 80.0)]
+                + [hub(NOW - n * 5 * MIN, "online") for n in range(1, 13)])
+    yield cast, store
+    store.close()
+
+
+def test_a_usual_morning(registry, world):
+    cast, store = world
+    with Session(registry) as s:
+        st = familyview.status(s, store, cast.arthur_id, AlertSettings(), NOW)
+    assert st.level == "ok" and st.headline == "Arthur seems fine: today looks like a usual day."
+    assert st.today == "Up and about since 07:45 (usually up by 08:10)."
+    assert st.last_activity == NOW.replace(hour=10, minute=20)
+    assert st.routine_learned and st.open_alerts == [] and st.device_problems == []
+    assert len(st.activity) == 7 * 24
+    by_hour = {a.hour: a.count for a in st.activity}
+    assert by_hour[NOW.replace(hour=7, minute=0)] == 1 and by_hour[NOW.replace(hour=10, minute=0)] == 1
+    assert sum(by_hour.values()) == 3
+
+
+def test_not_up_quiet_low_battery_and_alerts(registry, world):
+    cast, store = world
+    with Session(registry) as s:
+        # At 10:30 the next day nothing has moved since yesterday's 10:20.
+        tomorrow = NOW + timedelta(days=1)
+        store.write([hub(tomorrow - n * 5 * MIN, "online") for n in range(3)] + [door(tomorrow - 10 * MIN, 9.0)])
+        st = familyview.status(s, store, cast.arthur_id, AlertSettings(), tomorrow)
+    assert st.level == "check"
+    assert st.today == "No sign of getting up yet today; usually up by 08:10."
+    assert st.headline == "Worth a look: No sign of getting up yet today; usually up by 08:10."
+    assert st.device_problems == ["The hall door sensor has a low battery (9%).",
+                                  "The lounge motion sensor has been silent since 25 Nov 10:20 UTC."]
+    AlertEngine(registry, clock=lambda: tomorrow).raise_hits(
+        [RuleHit("home-1", "not_up", tomorrow, "usually up by 08:10; no activity by 09:10", {})])
+    with Session(registry) as s:
+        st = familyview.status(s, store, cast.arthur_id, AlertSettings(), tomorrow)
+    assert st.level == "alert" and st.headline == "Arthur has an alert open: the monitoring centre is on it."
+    assert [(a.title, a.state) for a in st.open_alerts] == [("Not up at the usual time", "raised")]
+
+
+def test_quiet_for_hours_in_the_day(registry, world):
+    cast, store = world
+    later = NOW.replace(hour=14, minute=0)
+    store.write([hub(later - n * 5 * MIN, "online") for n in range(3)])
+    with Session(registry) as s:
+        st = familyview.status(s, store, cast.arthur_id, AlertSettings(), later)
+    assert st.level == "check"
+    assert st.headline == "Worth a look: Quiet since 10:20, which is longer than usual at this time of day."
+
+
+def test_hub_offline_explains_the_silence(registry, world):
+    cast, store = world
+    store.write([hub(NOW - 2 * MIN, "offline")])
+    with Session(registry) as s:
+        st = familyview.status(s, store, cast.arthur_id, AlertSettings(), NOW)
+        detail = homeview.home_detail(s, store, "home-1", AlertSettings(), NOW)
+    assert st.device_problems == ["The hub is offline, so the sensors cannot be heard."]
+    assert detail.hub_online is False and detail.hub_last_seen == NOW - 2 * MIN
+    assert {d.device_id: d.problem for d in detail.devices} == {
+        "door-front": "cannot be heard while the hub is offline", "pir-lounge": "cannot be heard while the hub is offline"}
+
+
+def test_home_view_device_health(registry, world):
+    _cast, store = world
+    with Session(registry) as s:
+        detail = homeview.home_detail(s, store, "home-1", AlertSettings(), NOW)
+    assert detail.hub_online is True and [r.name for r in detail.residents] == ["Arthur Example"]
+    health = {d.device_id: (d.last_seen, d.battery_percent, d.problem) for d in detail.devices}
+    assert health == {"door-front": (NOW - 60 * MIN, 80.0, None), "pir-lounge": (NOW - 10 * MIN, None, None)}
