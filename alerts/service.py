@@ -23,6 +23,17 @@ class AlertNotFound(LookupError):
 
 
 @dataclass(frozen=True)
+class TrailEntry:
+    """One entry of an alert's audit trail."""
+
+    at: datetime
+    actor: str
+    kind: str
+    note: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AlertView:
     id: int
     home_id: str
@@ -41,7 +52,7 @@ class AlertView:
     escalation_step: int
     notifications_failed: int
     last_notification_error: str
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[TrailEntry] = field(default_factory=list)
 
 
 def _failures(s: Session, alert_ids: list[int]) -> dict[int, list[Notification]]:
@@ -59,7 +70,7 @@ def _view(a: Alert, failed: list[Notification], with_events: bool) -> AlertView:
         a.repeats, a.acknowledged_at,
         (a.acknowledged_at - a.raised_at).total_seconds() if a.acknowledged_at else None, a.acknowledged_by, a.outcome.value if a.outcome else None, a.escalation_step,
         sum(n.status is NotificationStatus.FAILED for n in failed), failed[0].last_error if failed else "",
-        [{"at": e.at, "actor": e.actor, "kind": e.kind, "note": e.note, "detail": e.detail} for e in a.events]
+        [TrailEntry(e.at, e.actor, e.kind, e.note, e.detail) for e in a.events]
         if with_events else [],
     )
 

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tecwatch.registry.models import AccessLog, ApiKey, FamilyConsent, Resident, User, UserRole
+from tecwatch.registry.models import AccessLog, ApiKey, FamilyConsent, Resident, Responder, User, UserRole
 
 _HASHER = PasswordHasher()  # stateless: safe to share between threads and workers
 _ALGORITHM = "HS256"
@@ -30,6 +30,10 @@ class AuthError(Exception):
 
 class UserError(ValueError):
     """A user or key cannot be created as asked (HTTP 422/409)."""
+
+
+class UsernameTaken(UserError):
+    """Another account already has this username."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,10 @@ def create_user(session: Session, username: str, password: str, role: UserRole, 
         raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
     if role is UserRole.FAMILY and responder_id is None:
         raise UserError("a family member's account must be linked to their responder record")
+    if responder_id is not None and session.get(Responder, responder_id) is None:
+        raise UserError(f"there is no responder {responder_id}")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UserError(f"the username {username!r} is taken")
+        raise UsernameTaken(f"the username {username!r} is taken")
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
                 role=role, responder_id=responder_id, active=True, created_at=now or datetime.now(timezone.utc))
     session.add(user)

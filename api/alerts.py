@@ -7,7 +7,6 @@ import asyncio
 import json
 from dataclasses import asdict
 from html import escape
-from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -19,12 +18,13 @@ from sse_starlette import EventSourceResponse
 from tecwatch.alerts import service
 from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import TransitionError
+from tecwatch.alerts.service import AlertPage, AlertView
 from tecwatch.api import access
 from tecwatch.api.access import Principal
-from tecwatch.api.deps import PEOPLE_READERS, STAFF, registry, require
+from tecwatch.api.deps import PEOPLE_READERS, STAFF, RowId, errors, registry, require
 from tecwatch.registry.models import Outcome
 
-router = APIRouter(prefix="/api/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=errors(401, 403, 404, 422))
 
 
 class Acknowledge(BaseModel):
@@ -43,9 +43,9 @@ def _engine(request: Request):
     return request.app.state.registry
 
 
-def _call(fn, *args, **kwargs) -> dict[str, Any]:
+def _call(fn, *args, **kwargs) -> AlertView:
     try:
-        return asdict(fn(*args, **kwargs))
+        return fn(*args, **kwargs)
     except service.AlertNotFound as err:
         raise HTTPException(404, str(err)) from err
     except TransitionError as err:
@@ -64,23 +64,23 @@ def list_alerts(
     open_only: bool = True,
     home_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
     who: Principal = Depends(require(*PEOPLE_READERS)),
-    session: Session = Depends(registry),
-) -> dict[str, Any]:
+    session: Session = Depends(registry, scope="function"),
+) -> AlertPage:
     """Open alerts, most urgent first (priority, then oldest), a page at a time."""
     visible = access.visible_home_ids(session, who)
     access.log_access(session, who, "list alerts", home_id=home_id)
     page = service.list_alerts(_engine(request), open_only=open_only, home_id=home_id, visible=visible,
                                limit=limit, offset=offset)
-    return asdict(page)
+    return page
 
 
 @router.get("/stream")
 async def stream(
     request: Request,
     who: Principal = Depends(require(*PEOPLE_READERS)),
-    last_event_id: int | None = Header(None, alias="Last-Event-ID", ge=0),
+    last_event_id: int | None = Header(None, alias="Last-Event-ID", ge=0, le=2**63 - 1),
 ) -> EventSourceResponse:
     """Server-sent events: one `alert` event for every change to an alert the caller may see."""
     engine, poll = _engine(request), request.app.state.settings.api.stream_poll_s
@@ -101,37 +101,41 @@ async def stream(
 
 
 @router.get("/{alert_id}")
-def get_alert(request: Request, alert_id: int, who: Principal = Depends(require(*PEOPLE_READERS)),
-              session: Session = Depends(registry)) -> dict[str, Any]:
+def get_alert(request: Request, alert_id: RowId, who: Principal = Depends(require(*PEOPLE_READERS)),
+              session: Session = Depends(registry, scope="function")) -> AlertView:
+    """One alert with its audit trail (every change, note and notification attempt)."""
     out = _call(service.get_alert, _engine(request), alert_id, access.visible_home_ids(session, who))
-    access.log_access(session, who, "read alert", home_id=out["home_id"], alert_id=alert_id)
+    access.log_access(session, who, "read alert", home_id=out.home_id, alert_id=alert_id)
     return out
 
 
-@router.post("/{alert_id}/acknowledge")
-def acknowledge(request: Request, alert_id: int, body: Acknowledge,
-                who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry)) -> dict[str, Any]:
+@router.post("/{alert_id}/acknowledge", responses=errors(400, 409))
+def acknowledge(request: Request, alert_id: RowId, body: Acknowledge,
+                who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry, scope="function")) -> AlertView:
     """Someone is dealing with it: stops the escalation. Family members may acknowledge their relative's."""
     return _call(service.acknowledge, _engine(request), alert_id, _actor(who), body.note,
                  visible=access.visible_home_ids(session, who))
 
 
-@router.post("/{alert_id}/resolve")
-def resolve(request: Request, alert_id: int, body: Resolve, who: Principal = Depends(require(*STAFF)),
-            session: Session = Depends(registry)) -> dict[str, Any]:
+@router.post("/{alert_id}/resolve", responses=errors(400, 409))
+def resolve(request: Request, alert_id: RowId, body: Resolve, who: Principal = Depends(require(*STAFF)),
+            session: Session = Depends(registry, scope="function")) -> AlertView:
+    """Close an alert with its outcome (e.g. false_alarm, responder_attended, admission_avoided)."""
     return _call(service.resolve, _engine(request), alert_id, _actor(who), body.outcome, body.note,
                  visible=access.visible_home_ids(session, who))
 
 
-@router.post("/{alert_id}/notes")
-def add_note(request: Request, alert_id: int, body: Note, who: Principal = Depends(require(*STAFF)),
-             session: Session = Depends(registry)) -> dict[str, Any]:
+@router.post("/{alert_id}/notes", responses=errors(400, 409))
+def add_note(request: Request, alert_id: RowId, body: Note, who: Principal = Depends(require(*STAFF)),
+             session: Session = Depends(registry, scope="function")) -> AlertView:
+    """Add a note to the alert's trail."""
     return _call(service.note, _engine(request), alert_id, _actor(who), body.text,
                  visible=access.visible_home_ids(session, who))
 
 
 @router.get("/{alert_id}/acknowledge-by-link", response_class=HTMLResponse)
-def acknowledge_link_page(alert_id: int, token: str = Query(max_length=500)) -> str:
+def acknowledge_link_page(alert_id: RowId, token: str = Query(max_length=500)) -> str:
+    """The page a notification's acknowledge link opens: a button that acknowledges (the POST)."""
     # A GET must not change anything (mail scanners follow links): show a button that POSTs.
     return (f"<!doctype html><html lang=en><title>Acknowledge alert {alert_id}</title>"
             f"<form method=post action='/api/alerts/{alert_id}/acknowledge-by-link?token={escape(token, quote=True)}'>"
@@ -139,7 +143,8 @@ def acknowledge_link_page(alert_id: int, token: str = Query(max_length=500)) -> 
             "<button type=submit>Acknowledge</button></form></html>")
 
 
-@router.post("/{alert_id}/acknowledge-by-link")
-def acknowledge_by_link(request: Request, alert_id: int, token: str = Query(max_length=500)) -> dict[str, Any]:
+@router.post("/{alert_id}/acknowledge-by-link", responses=errors(409))
+def acknowledge_by_link(request: Request, alert_id: RowId, token: str = Query(max_length=500)) -> AlertView:
+    """Acknowledge as the responder the signed link was sent to; no account needed."""
     secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
     return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
 from tecwatch.api import access
@@ -13,11 +15,52 @@ from tecwatch.api.access import AuthError, Principal
 from tecwatch.registry.models import UserRole
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+class FieldProblem(BaseModel):
+    """One field that failed validation: where it is (``loc``) and what is wrong (``msg``)."""
+
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """Every error answer: a sentence saying what is wrong, or for a request that failed
+    validation, the fields at fault."""
+
+    detail: str | list[FieldProblem]
+
+
+_MEANING = {
+    400: "The request body could not be read (not valid JSON or form data)",
+    401: "Not signed in, or the token or API key is wrong or expired",
+    403: "This account may not do this",
+    404: "No such thing, or not one this account may see",
+    409: "Not possible in the present state (e.g. an alert already resolved, a username taken)",
+    413: "The upload is too large",
+    415: "The upload is not in a format the API takes",
+    422: "The input is not valid: the detail says what and where",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error status codes, all answered as a `Problem`."""
+    # The JSON content is spelled out as well, so that routes answering HTML document their
+    # errors as the JSON they are (the model alone would be filed under the route's media type).
+    json = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {code: {"model": Problem, "description": _MEANING[code], "content": json} for code in codes}
+
+
+# A row number in a path. Bounded to the registry's integer keys (32-bit on PostgreSQL), so an
+# out-of-range number is a clear 422 rather than a database error.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A number the registry gave it")]
 api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An integration's API key")
 
 
 def registry(request: Request) -> Iterator[Session]:
-    """One session per request, committed if the handler returns normally."""
+    """One session per request, committed if the handler returns normally. Use it with
+    ``Depends(registry, scope="function")``: the commit then comes before the response is sent,
+    so a client never sees a success that is not yet (or never) in the database."""
     with Session(request.app.state.registry) as session, session.begin():
         yield session
 

@@ -7,10 +7,10 @@ from sqlalchemy.orm import Session
 
 from tecwatch.api import access, homeview
 from tecwatch.api.access import Principal
-from tecwatch.api.deps import PEOPLE_READERS, registry, require
+from tecwatch.api.deps import PEOPLE_READERS, errors, registry, require
 from tecwatch.api.homeview import ActivityHour, HomeDetail, HomePage
 
-router = APIRouter(prefix="/api/homes", tags=["homes"])
+router = APIRouter(prefix="/api/homes", tags=["homes"], responses=errors(401, 403, 404, 422))
 
 
 def _visible_home(session: Session, who: Principal, home_id: str) -> None:
@@ -20,15 +20,16 @@ def _visible_home(session: Session, who: Principal, home_id: str) -> None:
 
 @router.get("")
 def list_homes(district: str | None = Query(None, max_length=80), limit: int = Query(100, ge=1, le=1000),
-               offset: int = Query(0, ge=0), who: Principal = Depends(require(*PEOPLE_READERS)),
-               session: Session = Depends(registry)) -> HomePage:
+               offset: int = Query(0, ge=0, le=2**31 - 1), who: Principal = Depends(require(*PEOPLE_READERS)),
+               session: Session = Depends(registry, scope="function")) -> HomePage:
+    """Homes this account may see, a page at a time (optionally in one district)."""
     access.log_access(session, who, "list homes")
     return homeview.list_homes(session, access.visible_home_ids(session, who), district, limit, offset)
 
 
 @router.get("/{home_id}")
 def get_home(request: Request, home_id: str, who: Principal = Depends(require(*PEOPLE_READERS)),
-             session: Session = Depends(registry)) -> HomeDetail:
+             session: Session = Depends(registry, scope="function")) -> HomeDetail:
     """Resident, devices and their health, hub online, open alerts."""
     _visible_home(session, who, home_id)
     try:
@@ -41,7 +42,7 @@ def get_home(request: Request, home_id: str, who: Principal = Depends(require(*P
 
 @router.get("/{home_id}/activity")
 def activity(request: Request, home_id: str, days: int = Query(1, ge=1, le=31),
-             who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry)) -> list[ActivityHour]:
+             who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry, scope="function")) -> list[ActivityHour]:
     """Activity per hour over the last day (or ``days`` days), empty hours included."""
     _visible_home(session, who, home_id)
     if not homeview.home_exists(session, home_id):

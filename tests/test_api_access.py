@@ -26,11 +26,12 @@ T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
 ROLES = ("operator", "responder", "admin", "commissioner", "family-1", "family-2")
 STAFF = {"operator", "responder", "admin"}
 PEOPLE = STAFF | {"family-1"}  # family-1 is Arthur's (home-1); family-2 is Beryl's, not Arthur's
+REPORTS = {"commissioner", "admin"}
 PUBLIC = {"/healthz", "/api/auth/token", "/api/alerts/{alert_id}/acknowledge-by-link",
           "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
 
 # (method, path) -> (who may, JSON body). Paths name home-1 and Arthur's alert there.
-MATRIX: dict[tuple[str, str], tuple[set[str], dict | None]] = {
+MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("GET", "/api/me"): (set(ROLES), None),
     ("GET", "/api/alerts"): (PEOPLE | {"family-2"}, None),  # family-2 gets only Beryl's (none)
     ("GET", "/api/alerts/stream"): (PEOPLE | {"family-2"}, None),
@@ -41,8 +42,19 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | None]] = {
     ("GET", "/api/homes"): (PEOPLE | {"family-2"}, None),
     ("GET", "/api/homes/{home_id}"): (PEOPLE, None),
     ("GET", "/api/homes/{home_id}/activity"): (PEOPLE, None),
+    ("GET", "/api/family/residents"): (PEOPLE | {"family-2"}, None),  # family-2 gets only Beryl
+    ("GET", "/api/family/residents/{resident_id}/status"): (PEOPLE, None),
     ("POST", "/api/admin/users"): ({"admin"}, {"username": "new-operator", "password": "a long password!", "role": "operator"}),
     ("POST", "/api/admin/api-keys"): ({"admin"}, {"username": "operator", "name": "care records"}),
+    ("GET", "/api/reports/reach"): (REPORTS, None),
+    ("GET", "/api/reports/reach/monthly"): (REPORTS, None),
+    ("GET", "/api/reports/reach/per-1000"): (REPORTS, None),
+    ("PUT", "/api/reports/population"): (REPORTS, "district,aged_65_plus\nNorwich,19000\n"),  # CSV text
+    ("GET", "/api/reports/alert-rates"): (REPORTS, None),
+    ("GET", "/api/reports/acknowledgement"): (REPORTS, None),
+    ("GET", "/api/reports/outcomes"): (REPORTS, None),
+    ("GET", "/api/reports/still-at-home"): (REPORTS, None),
+    ("GET", "/api/reports/device-faults"): (REPORTS, None),
 }
 
 
@@ -64,10 +76,13 @@ def _routes() -> set[tuple[str, str]]:
     return {(method.upper(), path) for path, ops in paths.items() for method in ops}
 
 
-def _call(client: httpx.Client, method: str, path: str, body: dict | None) -> tuple[int, str]:
+def _call(client: httpx.Client, method: str, path: str, body: dict | str | None) -> tuple[int, str]:
     if path.endswith("/stream"):
         with client.stream(method, path) as r:  # an endless stream: the status is enough
             return r.status_code, ""
+    if isinstance(body, str):  # a CSV upload
+        r = client.request(method, path, content=body, headers={"Content-Type": "text/csv"})
+        return r.status_code, r.text
     r = client.request(method, path, json=body)
     return r.status_code, r.text
 
@@ -78,12 +93,12 @@ def test_every_route_is_in_the_matrix():
 
 
 def test_authorisation_matrix(setup):
-    base_url, _engine, _cast, alert_id = setup
+    base_url, _engine, cast, alert_id = setup
     anonymous = httpx.Client(base_url=base_url, timeout=10)
     clients = {role: signed_in(base_url, role) for role in ROLES}
     failures = []
     for (method, template), (allowed, body) in MATRIX.items():
-        path = template.format(alert_id=alert_id, home_id="home-1")
+        path = template.format(alert_id=alert_id, home_id="home-1", resident_id=cast.arthur_id)
         status, _ = _call(anonymous, method, path, body)
         if status != 401:
             failures.append(f"anonymous {method} {path}: {status}, wanted 401")
@@ -95,7 +110,7 @@ def test_authorisation_matrix(setup):
             else:
                 if status not in (403, 404):
                     failures.append(f"{role} {method} {path}: {status}, wanted 403/404")
-                if "Arthur" in text or "Pendant pressed" in text:
+                if "Arthur" in text or "Pendant pressed" in text or "Lane" in text:
                     failures.append(f"{role} {method} {path}: leaked Arthur's data")
     assert not failures, "\n".join(failures)
 
