@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tecwatch.api import alerts, auth, homes
+from tecwatch.api import alerts, auth, family, homes, reports, web
 from tecwatch.db import make_engine
 from tecwatch.ingest.store import open_store
 from tecwatch.registry.migrate import upgrade
@@ -29,9 +29,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(alerts.router)
     app.include_router(homes.router)
+    app.include_router(family.router)
+    app.include_router(reports.router)
+
+    web.install(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
+        """The process is up and serving."""
         return {"status": "ok"}
 
     return app

@@ -15,6 +15,7 @@ if (( want_services )); then
   [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || missing+=(mosquitto)
   [[ -x /usr/bin/influxd ]] || command -v influxd >/dev/null || missing+=(influxdb)
   command -v openssl >/dev/null || missing+=(openssl)  # test certificates for TLS
+  command -v chromium >/dev/null || missing+=(chromium)  # the web pages are tested in a real browser
 fi
 if (( ${#missing[@]} )); then
   if [[ $(id -u) -ne 0 ]]; then

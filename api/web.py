@@ -1,0 +1,229 @@
+"""Web pages (server-rendered): sign-in, the monitoring-centre console, and the family view.
+
+Pages call the same services as the API. Signing in sets the token as an HttpOnly, SameSite=Strict
+cookie, so forms cannot be posted from another site and scripts cannot read the token.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from tecwatch.alerts import service
+from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
+from tecwatch.api import access, familyview, homeview
+from tecwatch.api.access import AuthError, Principal
+from tecwatch.api.deps import RowId
+from tecwatch.api.charts import bar_chart
+from tecwatch.registry.models import Outcome, UserRole
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+COOKIE = "tecwatch_token"
+STAFF = (UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN)
+START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/console", UserRole.ADMIN: "/console",
+              UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports"}
+
+router = APIRouter(include_in_schema=False)
+
+
+class NeedsSignIn(Exception):
+    """No valid session: the page sends the browser to sign in (see ``install``)."""
+
+    def __init__(self, next_path: str):
+        self.next_path = next_path
+
+
+class NotAllowed(Exception):
+    pass
+
+
+def install(app) -> None:
+    """Add the pages and the handlers that turn missing sessions into the sign-in page."""
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.include_router(router)
+    from tecwatch.api import webreports  # imports this module: included here, after it is complete
+    app.include_router(webreports.router)
+
+    @app.exception_handler(NeedsSignIn)
+    async def _sign_in(request: Request, exc: NeedsSignIn) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_path)}", status_code=303)
+
+    @app.exception_handler(NotAllowed)
+    async def _not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return TEMPLATES.TemplateResponse(request, "message.html", {"title": "Not available", "who": None,
+                                          "message": "Your account cannot see this page."}, status_code=403)
+
+
+def _engine(request: Request):
+    return request.app.state.registry
+
+
+def page_user(*roles: UserRole):
+    allowed = frozenset(roles)
+
+    def check(request: Request) -> Principal:
+        token = request.cookies.get(COOKIE)
+        if not token:
+            raise NeedsSignIn(request.url.path)
+        try:
+            with Session(_engine(request)) as s:
+                who = access.principal_from_token(s, token, request.app.state.settings.api.token_secret.get_secret_value())
+        except AuthError:
+            raise NeedsSignIn(request.url.path) from None
+        if who.role not in allowed:
+            raise NotAllowed()
+        return who
+
+    return check
+
+
+def _render(request: Request, name: str, who: Principal | None, status_code: int = 200, **context) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, name, {"who": who, **context}, status_code=status_code)
+
+
+# -- signing in ------------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def index() -> Response:
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "") -> HTMLResponse:
+    return _render(request, "login.html", None, next=next if next.startswith("/") else "", error="")
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, username: str = Form(max_length=100), password: str = Form(max_length=200),
+          next: str = Form("", max_length=500)) -> Response:
+    try:
+        with Session(_engine(request)) as s, s.begin():
+            who = access.authenticate(s, username, password)
+    except AuthError as err:
+        return _render(request, "login.html", None, status_code=401, next=next, error=str(err).capitalize() + ".")
+    api = request.app.state.settings.api
+    ttl = timedelta(minutes=api.token_minutes)
+    # Only a local path: never send someone off-site after signing in.
+    target = next if next.startswith("/") and not next.startswith("//") else START_PAGE[who.role]
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, access.issue_token(who, api.token_secret.get_secret_value(), ttl),
+                        max_age=int(ttl.total_seconds()), httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+# -- monitoring centre -----------------------------------------------------------------------
+
+def _queue(request: Request) -> list:
+    return service.list_alerts(_engine(request), limit=200).items
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console(request: Request, who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
+    with Session(_engine(request)) as s, s.begin():
+        access.log_access(s, who, "page console")
+    return _render(request, "console.html", who, alerts=_queue(request), titles=RULE_TITLES, now=_now())
+
+
+@router.get("/console/queue", response_class=HTMLResponse)
+def console_queue(request: Request, who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
+    """The queue table alone: the console swaps it in when the live stream says something changed."""
+    return _render(request, "queue.html", who, alerts=_queue(request), titles=RULE_TITLES, now=_now())
+
+
+@router.get("/console/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, alert_id: RowId, done: str = "",
+               who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
+    try:
+        alert = service.get_alert(_engine(request), alert_id)
+    except service.AlertNotFound:
+        return _render(request, "message.html", who, 404, title="No such alert", message=f"There is no alert {alert_id}.")
+    with Session(_engine(request)) as s, s.begin():
+        access.log_access(s, who, "page alert", home_id=alert.home_id, alert_id=alert_id)
+    return _render(request, "alert.html", who, alert=alert, titles=RULE_TITLES, outcomes=list(Outcome), done=done)
+
+
+@router.post("/console/alerts/{alert_id}/{action}", response_class=HTMLResponse)
+def alert_action(request: Request, alert_id: RowId, action: str, note: str = Form("", max_length=2000),
+                 outcome: str = Form("", max_length=40), who: Principal = Depends(page_user(*STAFF))) -> Response:
+    actor = f"{who.username} ({who.role.value})"
+    try:
+        if action == "acknowledge":
+            service.acknowledge(_engine(request), alert_id, actor, note)
+        elif action == "resolve":
+            if outcome not in {o.value for o in Outcome}:
+                raise TransitionError("choose an outcome to resolve the alert")
+            service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note)
+        elif action == "note" and note.strip():
+            service.note(_engine(request), alert_id, actor, note.strip())
+        else:
+            raise TransitionError(f"nothing to do for {action!r}")
+    except service.AlertNotFound:
+        return _render(request, "message.html", who, 404, title="No such alert", message=f"There is no alert {alert_id}.")
+    except TransitionError as err:
+        return _render(request, "message.html", who, 409, title="Not done", message=str(err).capitalize() + ".",
+                       back=f"/console/alerts/{alert_id}")
+    return RedirectResponse(f"/console/alerts/{alert_id}?done={action}", status_code=303)
+
+
+@router.get("/console/homes/{home_id}", response_class=HTMLResponse)
+def home_page(request: Request, home_id: str, days: int = 1, who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
+    days = 7 if days == 7 else 1
+    try:
+        with Session(_engine(request)) as s, s.begin():
+            detail = homeview.home_detail(s, request.app.state.store, home_id, request.app.state.settings.alerts)
+            access.log_access(s, who, "page home", home_id=home_id)
+    except homeview.HomeNotFound:
+        return _render(request, "message.html", who, 404, title="No such home", message=f"There is no home {home_id}.")
+    hours = homeview.activity_by_hour(request.app.state.store, home_id, days)
+    chart = bar_chart([(h.hour.strftime("%a %H:00" if days == 7 else "%H:00"), h.count) for h in hours],
+                      f"Activity per hour, last {'7 days' if days == 7 else '24 hours'}", label_every=24 if days == 7 else 3)
+    return _render(request, "home.html", who, home=detail, chart=chart, days=days)
+
+
+# -- families --------------------------------------------------------------------------------
+
+@router.get("/family", response_class=HTMLResponse)
+def family_index(request: Request, who: Principal = Depends(page_user(UserRole.FAMILY))) -> Response:
+    with Session(_engine(request)) as s, s.begin():
+        page = familyview.list_residents(s, access.visible_resident_ids(s, who))
+        access.log_access(s, who, "page family")
+    if len(page.items) == 1:
+        return RedirectResponse(f"/family/{page.items[0].id}", status_code=303)
+    return _render(request, "family_list.html", who, residents=page.items)
+
+
+@router.get("/family/{resident_id}", response_class=HTMLResponse)
+def family_status(request: Request, resident_id: RowId, who: Principal = Depends(page_user(UserRole.FAMILY))) -> HTMLResponse:
+    try:
+        with Session(_engine(request)) as s, s.begin():
+            home_id = familyview.resident_home(s, resident_id, access.visible_resident_ids(s, who))
+            st = familyview.status(s, request.app.state.store, resident_id, request.app.state.settings.alerts)
+            access.log_access(s, who, "page resident status", home_id=home_id, resident_id=resident_id)
+    except familyview.ResidentNotFound:
+        return _render(request, "message.html", who, 404, title="Not found", message="There is nobody to show here.")
+    days: dict[str, float] = {}
+    for h in st.activity:
+        key = h.hour.strftime("%a %d")
+        days[key] = days.get(key, 0) + h.count
+    chart = bar_chart(list(days.items()), "Activity each day, last 7 days", height=140)
+    return _render(request, "family.html", who, st=st, chart=chart)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,185 @@
+"""The web pages in a real headless browser (Debian's chromium through Playwright): each role
+signs in and sees what it should, an acknowledgement shows up live in another operator's queue,
+the pages work from the keyboard, and text meets WCAG AA contrast."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.db import make_engine
+from tecwatch.registry.migrate import upgrade
+from tecwatch.settings import ApiSettings
+
+from apisupport import PASSWORD, api_server, seed_cast
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(tmp_path):
+    url = f"sqlite:///{tmp_path}/registry.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_cast(engine)
+    alerts = AlertEngine(engine)
+    alerts.raise_hits([RuleHit("home-1", "pendant", datetime.now(timezone.utc), "Pendant pressed in the lounge", {},
+                               "pendant-1"),
+                       RuleHit("home-2", "low_battery", datetime.now(timezone.utc), "Battery low on door-front (9%)", {},
+                               "door-front")])
+    with api_server(url, tmp_path, api=ApiSettings(stream_poll_s=0.2)) as (base_url, _):
+        yield base_url, alerts
+    engine.dispose()
+
+
+def sign_in(browser: Browser, base_url: str, username: str, path: str = "/login") -> Page:
+    page = browser.new_context(base_url=base_url).new_page()
+    page.goto(path)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return page
+
+
+def test_each_role_sees_its_own_pages(browser, site):
+    base_url, _ = site
+    operator = sign_in(browser, base_url, "operator")
+    expect(operator).to_have_url(f"{base_url}/console")
+    expect(operator.get_by_role("heading", name="Alert queue")).to_be_visible()
+    rows = operator.locator("table.queue tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("Pendant alarm pressed")  # priority 1 first
+    operator.get_by_role("link", name="home-1").click()
+    expect(operator.get_by_role("heading", name="Home home-1")).to_be_visible()
+    expect(operator.get_by_text("Arthur Example")).to_be_visible()
+    expect(operator.get_by_role("img", name="Activity per hour, last 24 hours")).to_be_visible()
+
+    family = sign_in(browser, base_url, "family-1")
+    expect(family).to_have_url(f"{base_url}/family/1")
+    expect(family.get_by_role("heading", name="Arthur Example")).to_be_visible()
+    expect(family.get_by_role("status")).to_contain_text("Arthur has an alert open")
+    assert "Beryl" not in family.content()
+    family.goto("/family/2")  # Beryl has not shared with family-1
+    expect(family.get_by_role("heading", name="Not found")).to_be_visible()
+    assert "Beryl" not in family.content()
+    family.goto("/console")
+    expect(family.get_by_role("heading", name="Not available")).to_be_visible()
+
+    stranger = browser.new_context(base_url=base_url).new_page()
+    stranger.goto("/console/alerts/1")
+    expect(stranger).to_have_url(f"{base_url}/login?next=/console/alerts/1")
+    stranger.get_by_label("Username").fill("operator")
+    stranger.get_by_label("Password").fill("not the password")
+    stranger.get_by_role("button", name="Sign in").click()
+    expect(stranger.get_by_role("alert")).to_have_text("Wrong username or password.")
+
+
+def test_commissioner_sees_aggregates_only(browser, site):
+    base_url, _ = site
+    page = sign_in(browser, base_url, "commissioner")
+    expect(page).to_have_url(f"{base_url}/reports")
+    expect(page.locator(".headline")).to_contain_text("2 homes have assistive technology")
+    expect(page.get_by_role("img", name="Homes with assistive technology at each month end")).to_be_visible()
+    page.get_by_label("District").select_option("Norwich")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator(".headline")).to_contain_text("1 homes have assistive technology")
+    html = page.content()
+    assert "Arthur" not in html and "Beryl" not in html and "Lane" not in html and "80-84" not in html
+    csv = page.request.get(page.get_by_role("link", name="Download CSV").get_attribute("href"))
+    assert csv.ok and csv.headers["content-type"].startswith("text/csv")
+    assert "district,Norwich,1" in csv.text().replace("\r", ""), csv.text()
+    page.goto("/console")
+    expect(page.get_by_role("heading", name="Not available")).to_be_visible()
+
+
+def test_acknowledging_updates_another_operators_queue_live(browser, site):
+    base_url, alerts = site
+    mine, theirs = sign_in(browser, base_url, "operator"), sign_in(browser, base_url, "responder")
+    for page in (mine, theirs):
+        expect(page.locator("#live-state")).to_have_text("Live.")
+    pendant = theirs.locator("tr[data-alert-id='1']")
+    expect(pendant).to_contain_text("raised")
+    mine.get_by_role("button", name="Acknowledge alert 1: Pendant alarm pressed at home-1").click()
+    expect(mine.get_by_role("status").first).to_contain_text("Done: acknowledge")
+    expect(pendant).to_contain_text("acknowledged", timeout=5000)  # no reload on their side
+    expect(pendant).to_contain_text("by operator (operator)")
+    # A new alert raised elsewhere appears in both queues, and is announced.
+    [new] = alerts.raise_hits([RuleHit("home-2", "fall_detected", datetime.now(timezone.utc), "Fall detected", {}, "fall-1")])
+    expect(theirs.locator(f"tr[data-alert-id='{new}']")).to_contain_text("Fall detected", timeout=5000)
+    expect(theirs.locator("#announce")).to_contain_text(f"Alert {new} at home-2: raised")
+    mine.goto("/console")  # both priority 1: the older waits first
+    expect(mine.locator("table.queue tbody tr").nth(1)).to_contain_text("Fall detected")
+
+
+def test_resolving_from_the_keyboard(browser, site):
+    base_url, _ = site
+    page = sign_in(browser, base_url, "operator", "/login?next=/console/alerts/1")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.get_by_label("Outcome").focus()
+    page.keyboard.press("ArrowDown")  # the first outcome
+    page.get_by_label("Outcome").select_option("resolved_by_phone")
+    page.get_by_label("Note (optional)").last.fill("spoke to Arthur, pressed by mistake")
+    page.get_by_role("button", name="Resolve").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("Done: resolve.")).to_be_visible()
+    expect(page.locator(".trail")).to_contain_text("resolved by operator (operator): spoke to Arthur")
+    expect(page.locator(".facts")).to_contain_text("resolved (resolved_by_phone)")
+
+
+# WCAG 2.x contrast of every element with its own text, against the first opaque background up the tree.
+CONTRAST = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+                       if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3); } return [255, 255, 255]; };
+  const bad = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || style.visibility === "hidden" || el.closest(".visually-hidden, .skip, svg")) continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(bg(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const large = parseFloat(style.fontSize) >= 24 || (parseFloat(style.fontSize) >= 18.66 && +style.fontWeight >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("username, path", [("operator", "/console"), ("operator", "/console/alerts/1"),
+                                            ("operator", "/console/homes/home-1"), ("family-1", "/family/1"),
+                                            ("commissioner", "/reports"), (None, "/login")])
+def test_text_contrast_meets_wcag_aa(browser, site, username, path):
+    base_url, _ = site
+    if username:
+        page = sign_in(browser, base_url, username, f"/login?next={path}")
+    else:
+        page = browser.new_context(base_url=base_url).new_page()
+        page.goto(path)
+    assert page.evaluate(CONTRAST) == []
+
+
+def test_family_pages_scale_with_larger_text(browser, site):
+    base_url, _ = site
+    page = sign_in(browser, base_url, "family-1")
+    normal = page.locator(".status").bounding_box()["height"]
+    page.evaluate("document.documentElement.style.fontSize = '200%'")  # a reader's larger text setting
+    larger = page.locator(".status").bounding_box()["height"]
+    assert larger > 1.6 * normal, (normal, larger)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "no sideways scrolling"
