@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -58,6 +59,10 @@ def test_sigkill_mid_stream_loses_nothing(tmp_path, influxd, protocol):
             publishing.start()
             # Kill it while it is busy: some stored, more in flight, more still to come.
             wait_until(lambda: count_stored(store, sent) >= 2000, 60, "ingest to store 2000", interval=0.2)
+            # Frozen first, so the broker fills its in-flight window with messages the worker will
+            # never acknowledge: the kill then always leaves some to be redelivered.
+            os.kill(ingest.proc.pid, signal.SIGSTOP)
+            time.sleep(0.5)
             ingest.kill()
             at_kill = count_stored(store, sent)
             assert at_kill < total, "stream finished before the kill; the test proves nothing"
