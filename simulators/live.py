@@ -107,6 +107,7 @@ def run_live(
     truth_path: Path | None = None,
     out: Callable[[str], None] = print,
     client_id: str | None = None,
+    on_caught_up: Callable[[], None] | None = None,
 ) -> LiveResult:
     """Publish until ``stop`` is set or ``days`` simulated days are done."""
     if speed <= 0:
@@ -153,9 +154,12 @@ def run_live(
                 last = conn.client.publish(msg.topic, msg.payload, qos=1)
                 result.published += 1
             result.events += 1
-            if speed > 1 and not caught_up and clock.caught_up():
+            if not caught_up and (speed <= 1 or clock.caught_up()):
                 caught_up = True
-                out(f"caught up with real time after {result.published} messages; carrying on in real time")
+                if speed > 1:
+                    out(f"caught up with real time after {result.published} messages; carrying on in real time")
+                if on_caught_up is not None:
+                    on_caught_up()
             if event.ts >= next_report:
                 out(f"{event.ts:%Y-%m-%d %H:%M} UTC: {result.published} messages published")
                 next_report += timedelta(hours=max(1, round(speed / 600)))

@@ -48,8 +48,12 @@ def _cmd_broker(settings: Settings, _args: argparse.Namespace) -> int:
 def _cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from tecwatch.demo import run_demo
 
-    run_demo(settings, homes=args.homes, rate=args.rate, duration=args.duration,
-             out=lambda s: print(s, flush=True))
+    try:
+        run_demo(settings, homes=args.homes, duration=args.duration, history_days=args.history_days,
+                 out=lambda s: print(s, flush=True))
+    except ValueError as err:
+        print(f"tecwatch demo: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -63,6 +67,37 @@ def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     for d in store.list(reason=args.reason, limit=args.limit):
         raw = d.payload[:120].decode("utf-8", "replace")
         print(f"#{d.id} {d.received_at.isoformat()} {d.reason} {d.topic}\n    {d.detail}\n    payload: {raw}")
+    return 0
+
+
+def _cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
+    """The way in for the first admin (the API's user endpoint needs one already)."""
+    from sqlalchemy.orm import Session
+
+    from tecwatch.api.access import UserError, create_user
+    from tecwatch.db import make_engine
+    from tecwatch.registry.migrate import upgrade
+    from tecwatch.registry.models import UserRole
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"Password for {args.username}: ")
+        if getpass.getpass("Again: ") != password:
+            print("tecwatch add-user: the passwords differ", file=sys.stderr)
+            return 2
+    engine = make_engine(settings.registry.url)
+    upgrade(engine)
+    try:
+        with Session(engine) as s, s.begin():
+            create_user(s, args.username, password, UserRole(args.role), display_name=args.name,
+                        responder_id=args.responder_id)
+    except UserError as err:
+        print(f"tecwatch add-user: {err}", file=sys.stderr)
+        return 2
+    print(f"added {args.username} ({args.role})")
     return 0
 
 
@@ -246,6 +281,12 @@ def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_roles():
+    from tecwatch.registry.models import UserRole
+
+    return list(UserRole)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tecwatch", description="Technology-enabled care monitoring.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -254,15 +295,22 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes on one shared subscription (needs Mosquitto); default 1")
     ing.set_defaults(fn=_cmd_ingest)
     sub.add_parser("broker", help="run the embedded MQTT broker on its own").set_defaults(fn=_cmd_broker)
-    demo = sub.add_parser("demo", help="embedded broker + ingest + simulated homes, printing what is stored")
-    demo.add_argument("--homes", type=int, default=3)
-    demo.add_argument("--rate", type=float, default=5.0, help="messages per second from the feed")
+    demo = sub.add_parser("demo", help="everything on one machine: broker, ingest, alerts, web pages, simulated homes")
+    demo.add_argument("--homes", type=int, default=5)
+    demo.add_argument("--history-days", type=int, default=28, help="days of history written for the homes on first run")
     demo.add_argument("--duration", type=float, default=None, help="seconds to run (default: until Ctrl-C)")
     demo.set_defaults(fn=_cmd_demo)
     dl = sub.add_parser("dead-letters", help="list rejected messages and why")
     dl.add_argument("--reason", default=None)
     dl.add_argument("--limit", type=int, default=20)
     dl.set_defaults(fn=_cmd_dead_letters)
+    au = sub.add_parser("add-user", help="add an account to the registry (e.g. the first admin)")
+    au.add_argument("username")
+    au.add_argument("--role", required=True, choices=[r.value for r in _user_roles()])
+    au.add_argument("--name", default="", help="the name shown on pages (default: the username)")
+    au.add_argument("--responder-id", type=int, default=None, help="a family member's responder record")
+    au.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    au.set_defaults(fn=_cmd_add_user)
     gw = sub.add_parser("gateway", help="run a home gateway (Zigbee2MQTT -> platform, store and forward)")
     gw.add_argument("--config", required=True, help="gateway TOML file (see gateway/gateway.example.toml)")
     gw.add_argument("--stats-interval", type=float, default=60.0, help="seconds between summary log lines")

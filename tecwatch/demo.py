@@ -1,5 +1,7 @@
-"""``tecwatch demo``: embedded broker + ingest + alert engine + a small simulated feed, printing
-what is stored, the alerts raised and the notifications a monitoring centre receives."""
+"""``tecwatch demo``: the whole platform on one machine with no set-up. An embedded broker,
+ingest, the alert engine with its scheduled rules, the API and web pages, and simulated homes
+with four weeks of history carrying on live; a pendant press shortly after start shows the alarm
+path end to end, to a stand-in monitoring centre's signed webhook and the live console."""
 
 from __future__ import annotations
 
@@ -8,21 +10,34 @@ import logging
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time as clock_time, timedelta, timezone
+from zoneinfo import ZoneInfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+import uvicorn
+
 from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
 from tecwatch.alerts.service import list_alerts
+from tecwatch.alerts.signalcache import DayCache
+from tecwatch.api.app import create_app
 from tecwatch.broker import EmbeddedBroker
+from tecwatch.demoseed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from tecwatch.ingest.runner import IngestWorker
 from tecwatch.localservices import free_port
+from tecwatch.mqtt import BrokerConnection
 from tecwatch.registry.models import ContactRoute, EscalationChain, EscalationStep, Responder, ResponderKind
 from tecwatch.settings import Settings
-from tecwatch.simulators.feed import run_feed
+from tecwatch.simulators.backfill import backfill
+from tecwatch.simulators.encode import PlatformEncoder
+from tecwatch.simulators.home import SimHome, make_home
+from tecwatch.simulators.live import run_live
+from tecwatch.simulators.routine import DeviceEvent
+from tecwatch.simulators.scenarios import Scenario, ScenarioKind
 
 log = logging.getLogger(__name__)
 
@@ -85,54 +100,119 @@ def _demo_escalation(engine: Engine, url: str) -> None:
                 route.target = url
 
 
-def run_demo(settings: Settings, homes: int, rate: float, duration: float | None, out=print) -> None:
+SEED = 7
+PENDANT_AFTER_S = 10.0
+
+
+def _free_or_other(host: str, port: int, what: str, out) -> int:
+    if _port_free(host, port):
+        return port
+    other = free_port(host)
+    out(f"Port {port} is in use; the {what} will listen on {other} instead.")
+    return other
+
+
+def _press_pendant(settings: Settings, home: SimHome, out) -> None:
+    """A pendant press, and one malformed message to show dead-lettering."""
+    conn = BrokerConnection(settings.broker.model_copy(update={"username": "demo-press"}), "tecwatch-demo-press",
+                            persistent=False)
+    conn.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not conn.client.is_connected():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the broker did not answer")
+            time.sleep(0.05)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        press = PlatformEncoder().encode(home, DeviceEvent(now, home.home_id, "pendant-1", {"action": "press"}))
+        conn.client.publish(press.topic, press.payload, qos=1).wait_for_publish(10)
+        bad = conn.client.publish(f"tec/v1/{home.home_id}/pir-hall/reading", b'{"type": "motion", "occupancy": true}', qos=1)
+        bad.wait_for_publish(10)
+        out(f"** {home.home_id}: the pendant was pressed (and one message without a time was sent, to be rejected)")
+    except (RuntimeError, ValueError) as err:
+        out(f"could not send the demo pendant press: {err}")
+    finally:
+        conn.stop()
+
+
+def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, history_days: int = 28,
+             out=print) -> None:
+    if homes < 1 or history_days < 1:
+        raise ValueError("--homes and --history-days must be 1 or more")
     broker = settings.broker
-    if broker.mode == "embedded" and not _port_free(broker.host, broker.port):
-        port = free_port(broker.host)
-        out(f"Port {broker.port} is in use; the embedded broker will listen on {port} instead.")
-        broker = broker.model_copy(update={"port": port})
-    settings = settings.model_copy(update={"broker": broker})
+    if broker.mode == "embedded":
+        broker = broker.model_copy(update={"port": _free_or_other(broker.host, broker.port, "embedded broker", out)})
+    api = settings.api.model_copy(update={"port": _free_or_other(settings.api.host, settings.api.port, "web server", out)})
+    settings = settings.model_copy(update={"broker": broker, "api": api})
+    sim = [make_home(SEED, i) for i in range(1, homes + 1)]
 
     embedded = EmbeddedBroker(broker.host, broker.port) if broker.mode == "embedded" else None
     if embedded:
         embedded.start()
     worker = IngestWorker(settings)
+    seed_demo(worker.engine, sim)
     centre = _CentreWebhook(settings.alerts.webhook_secret.get_secret_value().encode(), out)
     _demo_escalation(worker.engine, centre.url)
+    zone = ZoneInfo(sim[0].tz)
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+    if not worker.store.last_seen([sim[0].home_id]):
+        out(f"Writing {history_days} days of history for {homes} homes (once)...")
+        done = backfill(worker.store, sim, days=history_days, seed=SEED, first_day=midnight.astimezone(zone).date()
+                        - timedelta(days=history_days), progress=False)
+        out(f"  {done.readings:,} readings in {done.seconds:.1f} s")
     worker.start()
-    stop = threading.Event()
-    feed_settings = broker.model_copy(update={"username": "demo-feed"})
-    feed = threading.Thread(target=run_feed, args=(feed_settings, homes, rate, stop), daemon=True)
-    feed.start()
-    out(f"tecwatch demo: broker mqtt://{broker.host}:{broker.port}, store {settings.store.backend} "
-        f"({settings.store.sqlite_path if settings.store.backend == 'sqlite' else settings.store.influx_url}), "
-        f"{homes} homes at ~{rate:g} msg/s. Ctrl-C to stop.")
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    web = uvicorn.Server(uvicorn.Config(create_app(settings), host=api.host, port=api.port, log_level="warning",
+                                        timeout_graceful_shutdown=2))
+    web_thread = threading.Thread(target=web.run, name="demo-web", daemon=True)
+    web_thread.start()
+    stop, caught_up = threading.Event(), threading.Event()
+    # A sensor battery ran low in the small hours: a device problem waiting in the console.
+    flat = Scenario(ScenarioKind.LOW_BATTERY, sim[min(2, homes - 1)].home_id, day=1, at=clock_time(0, 30))
+    # Today so far replayed quickly, then on in real time.
+    live = threading.Thread(target=run_live, name="demo-homes", daemon=True, args=(
+        broker.model_copy(update={"username": "demo-homes"}), sim), kwargs={
+        "seed": SEED, "stop": stop, "speed": 3600.0, "start": midnight, "heartbeat_s": 60, "out": lambda _s: None,
+        "on_caught_up": caught_up.set, "scenarios": [flat]})
+    live.start()
+    out("Replaying today so far...")
+    caught_up.wait(120)
+    # The rules start once the homes are current: a hub last heard at midnight is not an outage.
+    runner = RuleRunner(worker.store, worker.engine, worker.alarm_sink, settings.alerts,
+                        cache=DayCache(settings.data_dir / "signals"))
+    scheduler = start_scheduler(runner, settings.alerts)
+    press = threading.Timer(PENDANT_AFTER_S, _press_pendant, args=(settings, sim[min(1, homes - 1)], out))
+    press.start()
+    while not web.started and web_thread.is_alive():
+        time.sleep(0.05)
+    url = f"http://{api.host}:{api.port}"
+    out(f"tecwatch demo is running: {homes} simulated homes, broker mqtt://{broker.host}:{broker.port}, "
+        f"store {settings.store.backend}. Ctrl-C to stop.")
+    out(f"Open {url}/ and sign in (password for all: {DEMO_PASSWORD}):")
+    for username, role, what in DEMO_USERS:
+        out(f"  {username:13} {role.value:13} {what}")
+    out(f"A pendant will be pressed in {PENDANT_AFTER_S:.0f} s; watch it arrive in the console. A sensor's battery "
+        f"at {flat.home_id} ran low at 00:30 today; it waits there too.")
     started = time.monotonic()
     try:
         while duration is None or time.monotonic() - started < duration:
-            time.sleep(2)
-            until = datetime.now(timezone.utc)
-            stored = [r for h in range(1, homes + 1) for r in worker.store.readings(f"home-{h}", since, until)]
-            for r in sorted(stored, key=lambda r: r.ts):
-                vals = " ".join(f"{k}={v}" for k, v in r.values.items())
-                flag = "  ** ALARM **" if r.alarm else ""
-                out(f"stored {r.ts:%H:%M:%S.%f}"[:-3] + f" {r.home_id:8} {r.room or '-':9} "
-                    f"{r.device_type:12} {vals}{flag}")
-            since = until
-            out(f"-- {worker.stats().summary()}")
+            time.sleep(min(10.0, max(duration - (time.monotonic() - started), 0.1)) if duration else 10.0)
+            out(f"-- {worker.stats().summary()}; open alerts: {list_alerts(worker.engine, limit=1).total}")
     except KeyboardInterrupt:
         out("stopping...")
     finally:
+        press.cancel()
         stop.set()
-        feed.join(5)
+        live.join(10)
+        web.should_exit = True
+        web_thread.join(10)
+        scheduler.shutdown(wait=True)
         worker.stop()
         centre.close()
         if embedded:
             embedded.stop()
     open_alerts = list_alerts(worker.engine).items
     if open_alerts:
-        out(f"Open alerts ({len(open_alerts)}; acknowledge with the API, `tecwatch api`):")
+        out(f"Open alerts ({len(open_alerts)}; they wait for you in the console next time):")
         for a in open_alerts[:5]:
             out(f"  #{a.id} [P{a.priority}] {a.rule} at {a.home_id}: {a.reason} ({a.state}, step {a.escalation_step})")
     rejected = worker.dead_letters.list(limit=3)
