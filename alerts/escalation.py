@@ -184,7 +184,7 @@ class Dispatcher:
                 return
             token = make_token(self._settings.webhook_secret.get_secret_value().encode(), alert.id, responder.id,
                                self._clock())
-            ack_url = f"{self._settings.public_url.rstrip('/')}/api/alerts/{alert.id}/acknowledge-by-link?token={token}"
+            ack_url = f"{self._settings.public_url.rstrip('/')}/ack/{alert.id}?token={token}"
             notice = AlertNotice(alert.id, alert.home_id, alert.rule, alert.priority, alert.reason,
                                  alert.occurred_at.isoformat(), n.step, responder.name, alert.device_id, ack_url)
             kind, target = route.kind, route.target

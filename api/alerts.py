@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from html import escape
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from sse_starlette import EventSourceResponse
@@ -133,18 +131,9 @@ def add_note(request: Request, alert_id: RowId, body: Note, who: Principal = Dep
                  visible=access.visible_home_ids(session, who))
 
 
-@router.get("/{alert_id}/acknowledge-by-link", response_class=HTMLResponse)
-def acknowledge_link_page(alert_id: RowId, token: str = Query(max_length=500)) -> str:
-    """The page a notification's acknowledge link opens: a button that acknowledges (the POST)."""
-    # A GET must not change anything (mail scanners follow links): show a button that POSTs.
-    return (f"<!doctype html><html lang=en><title>Acknowledge alert {alert_id}</title>"
-            f"<form method=post action='/api/alerts/{alert_id}/acknowledge-by-link?token={escape(token, quote=True)}'>"
-            f"<p>Acknowledge alert {alert_id}? This tells everyone you are dealing with it.</p>"
-            "<button type=submit>Acknowledge</button></form></html>")
-
-
 @router.post("/{alert_id}/acknowledge-by-link", responses=errors(409))
 def acknowledge_by_link(request: Request, alert_id: RowId, token: str = Query(max_length=500)) -> AlertView:
-    """Acknowledge as the responder the signed link was sent to; no account needed."""
+    """Acknowledge as the responder the signed link was sent to; no account needed. (The link in a
+    notification opens the page at /ack/{alert_id}, which does this from a button.)"""
     secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
     return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)

@@ -10,12 +10,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts import service
+from tecwatch.alerts.acklink import BadLink, check_token
 from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
 from tecwatch.api import access, familyview, homeview
 from tecwatch.api.access import AuthError, Principal
@@ -194,6 +195,36 @@ def home_page(request: Request, home_id: str, days: int = 1, who: Principal = De
     chart = bar_chart([(h.hour.strftime("%a %H:00" if days == 7 else "%H:00"), h.count) for h in hours],
                       f"Activity per hour, last {'7 days' if days == 7 else '24 hours'}", label_every=24 if days == 7 else 3)
     return _render(request, "home.html", who, home=detail, chart=chart, days=days)
+
+
+# -- acknowledge links in notifications -----------------------------------------------------
+
+@router.get("/ack/{alert_id}", response_class=HTMLResponse)
+def ack_link_page(request: Request, alert_id: RowId, token: str = Query("", max_length=500)) -> HTMLResponse:
+    """Where a notification's link lands. A GET changes nothing (mail scanners follow links):
+    it shows the alert and a button."""
+    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
+    try:
+        check_token(secret, alert_id, token, _now())
+        alert = service.get_alert(_engine(request), alert_id)
+    except (BadLink, service.AlertNotFound) as err:
+        return _render(request, "message.html", None, 403, title="This link does not work",
+                       message=f"{str(err).capitalize()}. Call the monitoring centre if you need to.")
+    return _render(request, "ack.html", None, alert=alert, token=token, titles=RULE_TITLES)
+
+
+@router.post("/ack/{alert_id}", response_class=HTMLResponse)
+def ack_link(request: Request, alert_id: RowId, token: str = Form("", max_length=500)) -> HTMLResponse:
+    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
+    try:
+        alert = service.acknowledge_by_link(_engine(request), alert_id, token, secret)
+    except (BadLink, service.AlertNotFound) as err:
+        return _render(request, "message.html", None, 403, title="This link does not work",
+                       message=f"{str(err).capitalize()}. Call the monitoring centre if you need to.")
+    except TransitionError:
+        return ack_link_page(request, alert_id, token)  # someone was first: say who
+    return _render(request, "message.html", None, title="Thank you",
+                   message=f"Alert {alert.id} is acknowledged: everyone can see that you are dealing with it.")
 
 
 # -- families --------------------------------------------------------------------------------

@@ -183,3 +183,31 @@ def test_family_pages_scale_with_larger_text(browser, site):
     larger = page.locator(".status").bounding_box()["height"]
     assert larger > 1.6 * normal, (normal, larger)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "no sideways scrolling"
+
+
+def test_a_notifications_acknowledge_link_in_the_browser(browser, site):
+    """A family member taps the link in a text message: no account, one button, a plain answer."""
+    from sqlalchemy.orm import Session
+
+    from tecwatch.alerts.acklink import make_token
+    from tecwatch.registry.models import Responder, ResponderKind
+    from tecwatch.settings import AlertSettings
+
+    base_url, alerts = site
+    engine = alerts._engine
+    with Session(engine) as s, s.begin():
+        jo = Responder(name="Jo (daughter)", kind=ResponderKind.FAMILY)
+        s.add(jo)
+        s.flush()
+        jo_id = jo.id
+    secret = AlertSettings().webhook_secret.get_secret_value().encode()
+    token = make_token(secret, 1, jo_id, datetime.now(timezone.utc))
+    page = browser.new_context(base_url=base_url).new_page()
+    page.goto(f"/ack/1?token={token}")
+    expect(page.get_by_role("heading", name="Pendant alarm pressed")).to_be_visible()
+    page.get_by_role("button", name="Acknowledge: I am dealing with it").click()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    page.goto(f"/ack/1?token={token}")  # again: it says who has it
+    expect(page.get_by_role("status")).to_contain_text("acknowledged by Jo (daughter) (acknowledge link)")
+    page.goto(f"/ack/2?token={token}")  # the link is for alert 1 only
+    expect(page.get_by_role("heading", name="This link does not work")).to_be_visible()
