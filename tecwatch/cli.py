@@ -101,6 +101,22 @@ def _cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_provision_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.gateway.provision import ProvisionError, provision_gateway
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    try:
+        creds = provision_gateway(args.home_id, settings.broker.passwd_file, settings.broker.acl_file, password)
+    except ProvisionError as err:
+        print(f"tecwatch provision-gateway: {err}", file=sys.stderr)
+        return 2
+    print(f"gateway for {creds.home_id}: username {creds.username}"
+          + ("" if password else f", password {creds.password} (shown once: put it in the gateway's password_file)"))
+    print(f"it may publish under tec/v1/{creds.home_id}/# only. Send the broker SIGHUP to load it "
+          f"(docker compose kill -s HUP mosquitto).")
+    return 0
+
+
 def _cmd_gateway(_settings: Settings, args: argparse.Namespace) -> int:
     from tecwatch.gateway.config import GatewayConfigError, load_config
     from tecwatch.gateway.runner import run_gateway
@@ -311,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--responder-id", type=int, default=None, help="a family member's responder record")
     au.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     au.set_defaults(fn=_cmd_add_user)
+    pg = sub.add_parser("provision-gateway", help="broker credentials and ACL for a home's gateway")
+    pg.add_argument("home_id")
+    pg.add_argument("--password-stdin", action="store_true", help="use this password (first line of stdin), not a new one")
+    pg.set_defaults(fn=_cmd_provision_gateway)
     gw = sub.add_parser("gateway", help="run a home gateway (Zigbee2MQTT -> platform, store and forward)")
     gw.add_argument("--config", required=True, help="gateway TOML file (see gateway/gateway.example.toml)")
     gw.add_argument("--stats-interval", type=float, default=60.0, help="seconds between summary log lines")

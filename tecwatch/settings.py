@@ -31,6 +31,9 @@ class BrokerSettings(BaseModel):
     reconnect_max_s: float = Field(60.0, gt=0)
     # How long the broker keeps a disconnected ingest session (MQTT 5 session expiry).
     session_expiry_s: int = Field(7 * 24 * 3600, ge=0)
+    # Mosquitto's password and ACL files, as `tecwatch provision-gateway` writes them.
+    passwd_file: Path = Path("deploy/mosquitto/passwd")
+    acl_file: Path = Path("deploy/mosquitto/acl")
 
     @model_validator(mode="after")
     def _embedded_speaks_311(self) -> BrokerSettings:
