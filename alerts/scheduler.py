@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta, timezone
 
 import numpy as np
+from apscheduler.events import EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -162,8 +163,13 @@ def _copy_overlap(src: Signals, dst: Signals) -> None:
     dst.counts[:, dst.index_of(lo):dst.index_of(lo) + n] = src.counts[:, src.index_of(lo):src.index_of(lo) + n]
 
 
-def start_scheduler(runner: RuleRunner, settings: AlertSettings) -> BackgroundScheduler:
+def start_scheduler(runner: RuleRunner, settings: AlertSettings,
+                    on_health_pass: Callable[[], None] | None = None) -> BackgroundScheduler:
+    """The jobs; ``on_health_pass`` is called after each device-health pass that succeeded."""
     scheduler = BackgroundScheduler(timezone=settings.timezone)
+    if on_health_pass is not None:
+        scheduler.add_listener(lambda event: on_health_pass() if event.job_id == "device_health" else None,
+                               EVENT_JOB_EXECUTED)
     scheduler.add_job(runner.health_pass, "interval", seconds=settings.health_interval_s, id="device_health",
                       max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(runner.pattern_pass, "interval", seconds=settings.pattern_interval_s, id="activity_patterns",

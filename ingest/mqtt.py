@@ -44,6 +44,10 @@ class MqttIngest:
     def start(self) -> None:
         self._conn.start()
 
+    @property
+    def connected(self) -> bool:
+        return self._conn.client.is_connected()
+
     def stop(self, drain_timeout: float = 10.0) -> None:
         """Store and acknowledge what has arrived, then disconnect."""
         self._service.drain(drain_timeout)

@@ -55,3 +55,7 @@ class IngestWorker:
 
     def stats(self) -> IngestStats:
         return self.service.stats()
+
+    def healthy(self) -> bool:
+        """Connected to the broker and the store accepting writes."""
+        return self.mqtt.connected and self.stats().store_healthy

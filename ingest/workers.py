@@ -15,9 +15,11 @@ import threading
 import time
 
 from tecwatch import logs
+from tecwatch.health import beat, heartbeat_path
 from tecwatch.settings import Settings
 
 log = logging.getLogger(__name__)
+HEARTBEAT_S = 15.0  # the health check allows several missed beats
 
 
 def worker_settings(settings: Settings, index: int) -> Settings:
@@ -40,7 +42,10 @@ def run_worker(settings: Settings) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker = IngestWorker(settings)
     worker.start()
-    stop.wait()
+    heartbeat = heartbeat_path(settings.data_dir, "ingest")
+    while not stop.wait(HEARTBEAT_S):
+        if worker.healthy():
+            beat(heartbeat)
     worker.stop()
 
 

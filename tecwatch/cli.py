@@ -247,6 +247,7 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
     from tecwatch.alerts.signalcache import DayCache
     from tecwatch.db import make_engine
+    from tecwatch.health import beat, heartbeat_path
     from tecwatch.ingest.store import open_store
 
     stop = _stop_on_signals()
@@ -255,7 +256,8 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     store = open_store(settings.store)
     runtime.start()
     runner = RuleRunner(store, engine, runtime.engine, settings.alerts, cache=DayCache(settings.data_dir / "signals"))
-    scheduler = start_scheduler(runner, settings.alerts)
+    heartbeat = heartbeat_path(settings.data_dir, "alerts")
+    scheduler = start_scheduler(runner, settings.alerts, on_health_pass=lambda: beat(heartbeat))
     print("alert engine running: device health and activity patterns every minute, escalation and "
           "notifications; Ctrl-C to stop", flush=True)
     try:
@@ -275,6 +277,24 @@ def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
 
     uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
     return 0
+
+
+def _cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
+    """For container health checks: exit 0 when the service is doing its job, 1 (saying why) if not."""
+    if args.service == "api":
+        import httpx
+
+        url = f"http://{'127.0.0.1' if settings.api.host in ('0.0.0.0', '::') else settings.api.host}:{settings.api.port}/healthz"
+        try:
+            problem = None if httpx.get(url, timeout=5).status_code == 200 else f"{url} did not answer 200"
+        except httpx.HTTPError as err:
+            problem = f"{url}: {err}"
+    else:
+        from tecwatch.health import heartbeat_path, stale
+
+        problem = stale(heartbeat_path(settings.data_dir, args.service), args.max_age)
+    print(f"{args.service}: {problem or 'ok'}", file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
 
 
 def _add_sim_args(p: argparse.ArgumentParser, homes: int) -> None:
@@ -366,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("alerts", help="run the alert engine: scheduled rules, escalation, notifications"
                    ).set_defaults(fn=_cmd_alerts)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
+    hc = sub.add_parser("healthcheck", help="exit 0 if a service is doing its job (for container health checks)")
+    hc.add_argument("service", choices=("ingest", "alerts", "api"))
+    hc.add_argument("--max-age", type=float, default=180.0, help="seconds since the last heartbeat (ingest, alerts)")
+    hc.set_defaults(fn=_cmd_healthcheck)
     return p
 
 

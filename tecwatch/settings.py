@@ -119,6 +119,10 @@ class ApiSettings(BaseModel):
     stream_poll_s: float = Field(1.0, gt=0)
 
 
+MIN_SECRET_CHARS = 32
+_PLACEHOLDERS = {"", "secret", "password", "changeme", "change-me"}
+
+
 class Settings(BaseSettings):
     """Everything configurable; built once per process (from TECWATCH_* variables by default)."""
 
@@ -128,6 +132,9 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
+    # Production refuses to start with a placeholder or short secret, a passwordless broker
+    # login, or the embedded broker and SQLite (see _production_has_real_secrets).
+    production: bool = False
     data_dir: Path = Path("tecwatch-data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     broker: BrokerSettings = BrokerSettings()
@@ -136,6 +143,26 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     alerts: AlertSettings = AlertSettings()
     api: ApiSettings = ApiSettings()
+
+    @model_validator(mode="after")
+    def _production_has_real_secrets(self) -> Settings:
+        if not self.production:
+            return self
+        problems = []
+        for name, secret in (("alerts.webhook_secret", self.alerts.webhook_secret),
+                             ("api.token_secret", self.api.token_secret)):
+            value = secret.get_secret_value()
+            if value in _PLACEHOLDERS or "change-me" in value or len(value) < MIN_SECRET_CHARS:
+                problems.append(f"{name} is a placeholder or shorter than {MIN_SECRET_CHARS} characters")
+        if self.broker.mode == "embedded":
+            problems.append("broker.mode is embedded; production uses Mosquitto (external)")
+        elif self.broker.password is None or not self.broker.password.get_secret_value():
+            problems.append("broker.password is not set")
+        if self.store.backend == "sqlite" or self.registry.url.startswith("sqlite"):
+            problems.append("the store and registry are SQLite; production uses InfluxDB and PostgreSQL")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _shared_needs_a_real_broker(self) -> Settings:

@@ -14,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from pydantic import SecretStr
-from support import Publisher, TecwatchProcess, wait_until
+from support import Publisher, TecwatchProcess, make_tls, wait_until
 from tecwatch.devices import Channel
 from tecwatch.gateway.config import GatewayConfig, GatewayConfigError, load_config
 from tecwatch.gateway.runner import Gateway
@@ -341,23 +341,6 @@ def test_password_file_is_read(tmp_path):
     cfg["platform"]["password_file"] = str(tmp_path / "nope")
     with pytest.raises(GatewayConfigError, match="cannot read platform.password_file"):
         GatewayConfig.model_validate(cfg).platform_broker()
-
-
-def make_tls(d: Path) -> dict[str, Path]:
-    """A throwaway CA and a server certificate for 127.0.0.1, made with openssl."""
-    d.mkdir(parents=True, exist_ok=True)
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=tecwatch test CA")
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-            "-subj", "/CN=127.0.0.1")
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "san.ext")
-    return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
 
 
 def test_gateway_and_ingest_over_tls(tmp_path, local, store, caplog):
