@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tecwatch import logs
+from tecwatch.admin_cli import add_admin_commands
 from tecwatch.settings import Settings
 
 
@@ -67,53 +68,6 @@ def _cmd_dead_letters(settings: Settings, args: argparse.Namespace) -> int:
     for d in store.list(reason=args.reason, limit=args.limit):
         raw = d.payload[:120].decode("utf-8", "replace")
         print(f"#{d.id} {d.received_at.isoformat()} {d.reason} {d.topic}\n    {d.detail}\n    payload: {raw}")
-    return 0
-
-
-def _cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
-    """The way in for the first admin (the API's user endpoint needs one already)."""
-    from sqlalchemy.orm import Session
-
-    from tecwatch.api.access import UserError, create_user
-    from tecwatch.db import make_engine
-    from tecwatch.registry.migrate import upgrade
-    from tecwatch.registry.models import UserRole
-
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        import getpass
-
-        password = getpass.getpass(f"Password for {args.username}: ")
-        if getpass.getpass("Again: ") != password:
-            print("tecwatch add-user: the passwords differ", file=sys.stderr)
-            return 2
-    engine = make_engine(settings.registry.url)
-    upgrade(engine)
-    try:
-        with Session(engine) as s, s.begin():
-            create_user(s, args.username, password, UserRole(args.role), display_name=args.name,
-                        responder_id=args.responder_id)
-    except UserError as err:
-        print(f"tecwatch add-user: {err}", file=sys.stderr)
-        return 2
-    print(f"added {args.username} ({args.role})")
-    return 0
-
-
-def _cmd_provision_gateway(settings: Settings, args: argparse.Namespace) -> int:
-    from tecwatch.gateway.provision import ProvisionError, provision_gateway
-
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    try:
-        creds = provision_gateway(args.home_id, settings.broker.passwd_file, settings.broker.acl_file, password)
-    except ProvisionError as err:
-        print(f"tecwatch provision-gateway: {err}", file=sys.stderr)
-        return 2
-    print(f"gateway for {creds.home_id}: username {creds.username}"
-          + ("" if password else f", password {creds.password} (shown once: put it in the gateway's password_file)"))
-    print(f"it may publish under tec/v1/{creds.home_id}/# only. Send the broker SIGHUP to load it "
-          f"(docker compose kill -s HUP mosquitto).")
     return 0
 
 
@@ -279,24 +233,6 @@ def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
-    """For container health checks: exit 0 when the service is doing its job, 1 (saying why) if not."""
-    if args.service == "api":
-        import httpx
-
-        url = f"http://{'127.0.0.1' if settings.api.host in ('0.0.0.0', '::') else settings.api.host}:{settings.api.port}/healthz"
-        try:
-            problem = None if httpx.get(url, timeout=5).status_code == 200 else f"{url} did not answer 200"
-        except httpx.HTTPError as err:
-            problem = f"{url}: {err}"
-    else:
-        from tecwatch.health import heartbeat_path, stale
-
-        problem = stale(heartbeat_path(settings.data_dir, args.service), args.max_age)
-    print(f"{args.service}: {problem or 'ok'}", file=sys.stderr if problem else sys.stdout)
-    return 1 if problem else 0
-
-
 def _add_sim_args(p: argparse.ArgumentParser, homes: int) -> None:
     p.add_argument("--homes", type=int, default=homes, help="simulated homes home-1..home-N")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same homes and days")
@@ -317,12 +253,6 @@ def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_roles():
-    from tecwatch.registry.models import UserRole
-
-    return list(UserRole)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tecwatch", description="Technology-enabled care monitoring.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -340,17 +270,6 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--reason", default=None)
     dl.add_argument("--limit", type=int, default=20)
     dl.set_defaults(fn=_cmd_dead_letters)
-    au = sub.add_parser("add-user", help="add an account to the registry (e.g. the first admin)")
-    au.add_argument("username")
-    au.add_argument("--role", required=True, choices=[r.value for r in _user_roles()])
-    au.add_argument("--name", default="", help="the name shown on pages (default: the username)")
-    au.add_argument("--responder-id", type=int, default=None, help="a family member's responder record")
-    au.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    au.set_defaults(fn=_cmd_add_user)
-    pg = sub.add_parser("provision-gateway", help="broker credentials and ACL for a home's gateway")
-    pg.add_argument("home_id")
-    pg.add_argument("--password-stdin", action="store_true", help="use this password (first line of stdin), not a new one")
-    pg.set_defaults(fn=_cmd_provision_gateway)
     gw = sub.add_parser("gateway", help="run a home gateway (Zigbee2MQTT -> platform, store and forward)")
     gw.add_argument("--config", required=True, help="gateway TOML file (see gateway/gateway.example.toml)")
     gw.add_argument("--stats-interval", type=float, default=60.0, help="seconds between summary log lines")
@@ -386,10 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("alerts", help="run the alert engine: scheduled rules, escalation, notifications"
                    ).set_defaults(fn=_cmd_alerts)
     sub.add_parser("devices", help="show the device catalogue").set_defaults(fn=_cmd_devices)
-    hc = sub.add_parser("healthcheck", help="exit 0 if a service is doing its job (for container health checks)")
-    hc.add_argument("service", choices=("ingest", "alerts", "api"))
-    hc.add_argument("--max-age", type=float, default=180.0, help="seconds since the last heartbeat (ingest, alerts)")
-    hc.set_defaults(fn=_cmd_healthcheck)
+    add_admin_commands(sub)
     return p
 
 
