@@ -164,9 +164,13 @@ def _copy_overlap(src: Signals, dst: Signals) -> None:
 
 
 def start_scheduler(runner: RuleRunner, settings: AlertSettings,
-                    on_health_pass: Callable[[], None] | None = None) -> BackgroundScheduler:
-    """The jobs; ``on_health_pass`` is called after each device-health pass that succeeded."""
+                    on_health_pass: Callable[[], None] | None = None,
+                    retention: Callable[[], None] | None = None) -> BackgroundScheduler:
+    """The jobs; ``on_health_pass`` is called after each device-health pass that succeeded,
+    ``retention`` nightly."""
     scheduler = BackgroundScheduler(timezone=settings.timezone)
+    if retention is not None:
+        scheduler.add_job(retention, "cron", hour=4, minute=15, id="retention", max_instances=1, coalesce=True)
     if on_health_pass is not None:
         scheduler.add_listener(lambda event: on_health_pass() if event.job_id == "device_health" else None,
                                EVENT_JOB_EXECUTED)

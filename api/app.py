@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tecwatch.api import alerts, auth, family, homes, reports, web
+from tecwatch.api import admin, alerts, auth, family, homes, reports, web
 from tecwatch.db import make_engine
 from tecwatch.ingest.store import open_store
 from tecwatch.registry.migrate import upgrade
@@ -31,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(homes.router)
     app.include_router(family.router)
     app.include_router(reports.router)
+    app.include_router(admin.router)
 
     web.install(app)
 

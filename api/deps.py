@@ -40,6 +40,7 @@ _MEANING = {
     413: "The upload is too large",
     415: "The upload is not in a format the API takes",
     422: "The input is not valid: the detail says what and where",
+    503: "A store the request needs is unavailable; nothing was changed, try again",
 }
 
 

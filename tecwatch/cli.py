@@ -202,7 +202,7 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.alerts.signalcache import DayCache
     from tecwatch.db import make_engine
     from tecwatch.health import beat, heartbeat_path
-    from tecwatch.ingest.store import open_store
+    from tecwatch.ingest.store import apply_retention, open_store
 
     stop = _stop_on_signals()
     engine = make_engine(settings.registry.url)
@@ -211,7 +211,8 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     runtime.start()
     runner = RuleRunner(store, engine, runtime.engine, settings.alerts, cache=DayCache(settings.data_dir / "signals"))
     heartbeat = heartbeat_path(settings.data_dir, "alerts")
-    scheduler = start_scheduler(runner, settings.alerts, on_health_pass=lambda: beat(heartbeat))
+    scheduler = start_scheduler(runner, settings.alerts, on_health_pass=lambda: beat(heartbeat),
+                                retention=lambda: apply_retention(store, settings.store.retention_days))
     print("alert engine running: device health and activity patterns every minute, escalation and "
           "notifications; Ctrl-C to stop", flush=True)
     try:

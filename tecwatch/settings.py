@@ -55,6 +55,9 @@ class StoreSettings(BaseModel):
     influx_token: SecretStr | None = None
     influx_org: str | None = None
     influx_timeout_s: float = Field(10.0, gt=0)
+    # Readings older than this are deleted nightly (the alert engine's job). Keep it past the
+    # learning window (28 days) and what reviews of an incident need.
+    retention_days: int = Field(400, ge=35)
 
 
 class RegistrySettings(BaseModel):

@@ -55,6 +55,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("GET", "/api/reports/outcomes"): (REPORTS, None),
     ("GET", "/api/reports/still-at-home"): (REPORTS, None),
     ("GET", "/api/reports/device-faults"): (REPORTS, None),
+    # Last: once the admin has erased Arthur there is nothing of his left to leak.
+    ("POST", "/api/admin/residents/{resident_id}/erase"): ({"admin"}, {"left_reason": "moved_away"}),
 }
 
 

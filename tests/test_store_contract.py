@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tecwatch.devices import Channel, Reading, make_reading
-from tecwatch.ingest.store import ActivityCount, DeviceLastSeen, StoreRejected
+from tecwatch.ingest.store import ActivityCount, DeviceLastSeen, StoreRejected, apply_retention
 from tecwatch.ingest.store.base import count_order
 
 UTC = timezone.utc
@@ -371,3 +371,32 @@ def test_latest_readings_of_state_sensors(store):
     assert got[0].device_type == "bed" and got[1].channel is Channel.STATUS
     assert [r.ts for r in store.latest_readings(["bed"], T0, T0 + HOUR)] == [T0]
     assert store.latest_readings([], T0, T0 + DAY) == []
+
+
+def test_retention_deletes_what_is_older_than_the_cutoff(store):
+    store.write([
+        rd("h1", "pir-1", "motion", T0, {"occupancy": True}),
+        rd("h1", "pir-1", "motion", T0 + DAY - MS, {"occupancy": False}),
+        rd("h1", "pendant-1", "pendant", T0 + HOUR, {"action": "press"}),
+        rd("h1", "gateway", "gateway", T0 + 2 * HOUR, {"status": "online"}, seq=3),
+        rd("h1", "pir-1", "motion", T0 + DAY, {"occupancy": True}),
+        rd("h2", "plug-1", "plug", T0 + 2 * DAY, {"power": 3.5}),
+    ])
+    apply_retention(store, days=35, now=T0 + 36 * DAY)  # as the nightly job runs it: keep 35 days
+    assert [(r.home_id, r.ts) for r in store.readings(None, FAR_PAST, FAR_FUTURE)] == [
+        ("h1", T0 + DAY), ("h2", T0 + 2 * DAY)]
+    # A device silent for the whole retention is forgotten too, as its readings are.
+    assert [(s.device_id, s.last_ts) for s in store.last_seen()] == [("pir-1", T0 + DAY), ("plug-1", T0 + 2 * DAY)]
+
+
+def test_erasing_a_home_deletes_its_readings_and_nothing_else(store):
+    store.write([rd(h, d, t, T0 + i * HOUR, v) for i, (h, d, t, v) in enumerate([
+        ("h1", "pir-1", "motion", {"occupancy": True}), ("h1", "pendant-1", "pendant", {"action": "press"}),
+        ("h1", "gateway", "gateway", {"status": "online"}), ("h1x", "pir-1", "motion", {"occupancy": True}),
+        ("h2", "pir-1", "motion", {"occupancy": True})])])
+    store.delete_home("h1")
+    assert store.readings("h1", FAR_PAST, FAR_FUTURE) == []
+    assert sorted(r.home_id for r in store.readings(None, FAR_PAST, FAR_FUTURE)) == ["h1x", "h2"]
+    assert [s.home_id for s in store.last_seen()] == ["h1x", "h2"]
+    assert store.activity_counts(FAR_PAST, FAR_FUTURE, DAY, home_ids=["h1"]) == []
+    store.delete_home("nobody")  # nothing to delete is no error

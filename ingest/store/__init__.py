@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .base import ActivityCount, DeviceLastSeen, StoreRejected, StoreUnavailable, TimeSeriesStore
+from .base import ActivityCount, DeviceLastSeen, StoreRejected, StoreUnavailable, TimeSeriesStore, apply_retention
 from .influx import InfluxStore
 from .sqlite import SQLiteStore
 
@@ -34,6 +34,6 @@ def open_store(settings: StoreSettings) -> TimeSeriesStore:
 
 
 __all__ = [
-    "ActivityCount", "DeviceLastSeen", "StoreRejected", "StoreUnavailable", "TimeSeriesStore",
+    "ActivityCount", "DeviceLastSeen", "StoreRejected", "StoreUnavailable", "TimeSeriesStore", "apply_retention",
     "InfluxStore", "SQLiteStore", "open_store",
 ]

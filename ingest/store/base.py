@@ -7,12 +7,15 @@ millisecond precision); writing it again replaces it, so redelivered duplicates 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from tecwatch.devices import Reading
+
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
@@ -115,4 +118,18 @@ class TimeSeriesStore(Protocol):
         """How many readings, events and statuses each home has with start <= ts < end (homes
         with none are left out). Cheap next to reading them: it tells what arrived late."""
 
+    def delete_before(self, cutoff: datetime) -> int | None:
+        """Remove everything with ts < cutoff (retention). Returns how many, when the store can tell."""
+
+    def delete_home(self, home_id: str) -> int | None:
+        """Remove every reading, event and status of one home (erasure)."""
+
     def close(self) -> None: ...
+
+
+def apply_retention(store: TimeSeriesStore, days: int, now: datetime | None = None) -> None:
+    """Delete readings older than ``days`` (the nightly retention job)."""
+    cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+    deleted = store.delete_before(cutoff)
+    log.info("retention: readings before %s deleted (%s)", cutoff.isoformat(timespec="seconds"),
+             "count unknown" if deleted is None else f"{deleted:,}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -322,6 +322,26 @@ class InfluxStore:
             home = (s.get("tags") or {}).get("home_id", "")
             totals[home] = totals.get(home, 0) + sum(int(n) for _, n in s.get("values", []) if n)
         return totals
+
+    # --- deletes (retention, erasure) ---
+
+    def delete_before(self, cutoff: datetime) -> None:
+        self._delete(f"time < {ceil_ms(cutoff)}ms", stop=cutoff)
+
+    def delete_home(self, home_id: str) -> None:
+        self._delete(f"home_id = {_lit(home_id)}", predicate=f'home_id="{home_id}"')
+
+    def _delete(self, where: str, *, stop: datetime | None = None, predicate: str = "") -> None:
+        """1.x: an InfluxQL DELETE over every measurement; 2.x/3.x: the delete API."""
+        self.connect()
+        if self._write_api is None:
+            resp = self._send("POST", "/query", params={"db": self.database}, data={"q": f"DELETE WHERE {where}"})
+            self._results(self._check(resp, "delete"))
+            return
+        body = {"start": "1970-01-01T00:00:00Z", "stop": (stop or datetime(2200, 1, 1, tzinfo=timezone.utc)).isoformat(),
+                "predicate": predicate}
+        self._check(self._send("POST", "/api/v2/delete", params={"org": self._org or "", "bucket": self.database},
+                               json=body), "delete")
 
     def close(self) -> None:
         self._http.close()

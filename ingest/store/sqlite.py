@@ -217,6 +217,21 @@ class SQLiteStore:
         sql = "SELECT home_id, COUNT(*) FROM readings WHERE ts_ms >= ? AND ts_ms < ? GROUP BY home_id"
         return dict(self._query(sql, [ceil_ms(start), ceil_ms(end)]))
 
+    def delete_before(self, cutoff: datetime) -> int:
+        return self._delete("ts_ms < ?", [ceil_ms(cutoff)])
+
+    def delete_home(self, home_id: str) -> int:
+        return self._delete("home_id = ?", [home_id])
+
+    def _delete(self, where: str, params: Sequence[object]) -> int:
+        try:
+            with self._lock, self._conn:
+                deleted = self._conn.execute(f"DELETE FROM readings WHERE {where}", params).rowcount
+                self._conn.execute(f"DELETE FROM device_last_seen WHERE {where}", params)
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailable(f"SQLite store {self.path}: {err}") from err
+        return deleted
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
