@@ -6,6 +6,9 @@ Three runs over the same homes and days (same seed, so the same readings):
 - sqlite:   the embedded store;
 - influxdb: a private influxd on a loopback port (InfluxDB 1.x line protocol).
 
+It also prints the bytes on disk per reading each store took (influxd's after its clean stop,
+which writes its WAL out to TSM files): the figure storage per year is projected from.
+
 Usage: python bench/backfill.py [--homes 100] [--days 30]
 """
 
@@ -43,6 +46,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     homes = [make_home(args.seed, i) for i in range(1, args.homes + 1)]
     figures: dict[str, tuple[int, float]] = {}
+    on_disk: dict[str, int] = {}
 
     def run(name: str, store) -> None:
         result = backfill(store, homes, days=args.days, seed=args.seed, progress=True)
@@ -54,14 +58,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="tecwatch-bench-") as tmp:
         run("generate", NullStore())
         run("sqlite", SQLiteStore(Path(tmp) / "readings.db"))
+        on_disk["sqlite"] = _size(Path(tmp), "readings.db*")
         with Influxd(Path(tmp) / "influxd") as influxd:
             run("influxdb", InfluxStore(influxd.url, "bench", timeout_s=60))
+        on_disk["influxdb"] = _size(Path(tmp) / "influxd", "data/**/*") + _size(Path(tmp) / "influxd", "wal/**/*")
 
     readings, base = figures["generate"]
     print(f"\n{args.homes} homes x {args.days} days = {readings:,} readings "
           f"({readings / (args.homes * args.days):,.0f} per home-day)")
     for name, (_n, seconds) in figures.items():
         print(f"{name:9} {readings / seconds:>9,.0f} readings/s   ratio to generate-only {base / seconds:.2f}")
+    for name, size in on_disk.items():
+        print(f"{name:9} {size / 1e6:9,.1f} MB on disk = {size / readings:6.1f} bytes a reading")
+
+
+def _size(folder: Path, pattern: str) -> int:
+    return sum(p.stat().st_size for p in folder.glob(pattern) if p.is_file())
 
 
 if __name__ == "__main__":
