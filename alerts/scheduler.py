@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts.baseline import Baselines, learn
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.health import health_hits
+from tecwatch.alerts.partition import Membership
 from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
 from tecwatch.alerts.history import FoldCounts, assemble, fold_stored
 from tecwatch.alerts.signalcache import DayCache
@@ -50,7 +51,9 @@ class RuleRunner:
         settings: AlertSettings,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         cache: DayCache | None = None,
+        membership: Membership | None = None,
     ):
+        self.membership = membership  # None: this worker evaluates every home
         self._cache = cache
         self._store = store
         self._registry = registry
@@ -69,8 +72,9 @@ class RuleRunner:
         now = self._clock()
         with Session(self._registry) as s:
             installed = [(d.home_id, d.device_id, d.type, d.installed_at)
-                         for d in s.scalars(select(Device).where(Device.removed_at.is_(None)))]
-        hits, _offline = health_hits(self._store.last_seen(), installed, now, self._settings)
+                         for d in s.scalars(select(Device).where(Device.removed_at.is_(None))) if self._owns(d.home_id)]
+        seen = [d for d in self._store.last_seen() if self._owns(d.home_id)]
+        hits, _offline = health_hits(seen, installed, now, self._settings)
         return self._alerts.raise_hits(self._new_episodes(hits, now))
 
     def learn_baselines(self) -> None:
@@ -125,7 +129,11 @@ class RuleRunner:
     def _homes(self, seen: Sequence[DeviceLastSeen] | None = None) -> list[str]:
         with Session(self._registry) as s:
             registered = set(s.scalars(select(Home.id)))
-        return sorted(registered | {d.home_id for d in (self._store.last_seen() if seen is None else seen)})
+        homes = registered | {d.home_id for d in (self._store.last_seen() if seen is None else seen)}
+        return sorted(h for h in homes if self._owns(h))
+
+    def _owns(self, home_id: str) -> bool:
+        return self.membership is None or self.membership.owns(home_id)
 
     def _top_up(self, old: Signals, now: datetime) -> Signals:
         """Slide the window to end now and re-read the recent buckets from the store."""
@@ -169,6 +177,10 @@ def start_scheduler(runner: RuleRunner, settings: AlertSettings,
     """The jobs; ``on_health_pass`` is called after each device-health pass that succeeded,
     ``retention`` nightly."""
     scheduler = BackgroundScheduler(timezone=settings.timezone)
+    if runner.membership is not None:
+        runner.membership.renew()  # before the first pass, so it knows its homes
+        scheduler.add_job(runner.membership.renew, "interval", seconds=settings.worker_lease_s / 3,
+                          id="worker_lease", max_instances=1, coalesce=True)
     if retention is not None:
         scheduler.add_job(retention, "cron", hour=4, minute=15, id="retention", max_instances=1, coalesce=True)
     if on_health_pass is not None:

@@ -341,3 +341,12 @@ class HomeBaseline(Base):
     bed_median_min: Mapped[float] = mapped_column(Float)
     active_by_hour: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"0".."23": share of days active}
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Baselines.explain()
+
+
+class AlertWorker(Base):
+    """A running alert worker's lease; homes are split between the workers whose lease is fresh."""
+
+    __tablename__ = "alert_workers"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    joined_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime] = mapped_column(index=True)

@@ -197,6 +197,11 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
+    import os
+    import socket
+    from datetime import timedelta
+
+    from tecwatch.alerts.partition import Membership
     from tecwatch.alerts.runtime import AlertRuntime
     from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
     from tecwatch.alerts.signalcache import DayCache
@@ -209,7 +214,10 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     runtime = AlertRuntime(engine, settings.alerts)
     store = open_store(settings.store)
     runtime.start()
-    runner = RuleRunner(store, engine, runtime.engine, settings.alerts, cache=DayCache(settings.data_dir / "signals"))
+    name = settings.alerts.worker_name or f"{socket.gethostname()}-{os.getpid()}"
+    membership = Membership(engine, name, timedelta(seconds=settings.alerts.worker_lease_s))
+    runner = RuleRunner(store, engine, runtime.engine, settings.alerts, cache=DayCache(settings.data_dir / "signals"),
+                        membership=membership)
     heartbeat = heartbeat_path(settings.data_dir, "alerts")
     scheduler = start_scheduler(runner, settings.alerts, on_health_pass=lambda: beat(heartbeat),
                                 retention=lambda: apply_retention(store, settings.store.retention_days))
@@ -219,6 +227,7 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
         stop.wait()
     finally:
         scheduler.shutdown(wait=True)
+        membership.leave()
         runtime.stop()
         store.close()
         engine.dispose()

@@ -109,6 +109,10 @@ class AlertSettings(BaseModel):
     # ...or after these seconds for a device type (e.g. {"gateway": 300} for a missed heartbeat).
     silent_after_s: dict[str, int] = {"gateway": 300}
     health_interval_s: float = Field(60.0, gt=0)
+    # Several alert workers split the homes between them (see alerts/partition.py). A worker
+    # whose lease is not renewed for this long is taken as gone and its homes move.
+    worker_lease_s: float = Field(30.0, ge=1)
+    worker_name: str | None = None  # default: host name and process id
     pattern_interval_s: float = Field(60.0, gt=0)
 
 

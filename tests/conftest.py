@@ -101,3 +101,11 @@ def registry(registry_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def postgres_registry_url() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL, for tests whose several processes share a registry."""
+    url, drop = _new_postgres_database()
+    yield url
+    drop()
