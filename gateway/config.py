@@ -56,7 +56,8 @@ class PlatformBroker(_Strict):
 
     host: str
     port: int = Field(8883, ge=1, le=65535)
-    protocol: str = Field("3.1.1", pattern=r"^(3\.1\.1|5)$")
+    # 5 lets the broker say a message reached no subscriber, so the outbox keeps it (see forwarder).
+    protocol: str = Field("5", pattern=r"^(3\.1\.1|5)$")
     username: str
     password: SecretStr | None = None
     password_file: Path | None = None

@@ -4,12 +4,18 @@ While connected, up to ``max_in_flight`` outbox messages are published (alarms f
 order). paho keeps unacknowledged QoS 1 messages and resends them itself after a reconnect, so
 the in-flight map survives an outage within the process; after a gateway restart the outbox
 still holds them and they are published again (a duplicate is harmless: same series and time).
+
+Over MQTT 5 the broker says when a message reached no subscriber (reason 16). Accepted is not
+delivered: Mosquitto does not keep shared subscriptions over its own restart, so until ingest
+has subscribed again it would take and drop every message. Such a message stays in the outbox
+and is sent again after a pause.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 
 import paho.mqtt.client as mqtt
@@ -17,14 +23,18 @@ from tecwatch.gateway.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
+NO_MATCHING_SUBSCRIBERS = 16  # an MQTT 5 PUBACK reason code
+
 
 class Forwarder:
-    def __init__(self, outbox: Outbox, client: mqtt.Client, max_in_flight: int = 500):
+    def __init__(self, outbox: Outbox, client: mqtt.Client, max_in_flight: int = 500, no_subscriber_pause_s: float = 2.0):
         self._outbox = outbox
         self._client = client
         self._max_in_flight = max_in_flight
         self._in_flight: dict[int, int] = {}  # paho mid -> outbox id; touched by the forwarder thread only
-        self._acked: deque[tuple[int, bool]] = deque()  # (mid, refused) from the network thread
+        self._acked: deque[tuple[int, bool, bool]] = deque()  # (mid, refused, undelivered) from the network thread
+        self._no_subscriber_pause_s = no_subscriber_pause_s
+        self._paused_until = 0.0  # monotonic; nobody was subscribed, so wait before sending more
         self._wake = threading.Event()
         # Written by the forwarder thread only; others just read them.
         self.sent = 0
@@ -37,7 +47,8 @@ class Forwarder:
     def on_publish(self, _client, _userdata, mid: int, reason_code, _properties) -> None:
         # paho's network thread: record and wake, nothing more (no locks shared with publish()).
         refused = bool(getattr(reason_code, "is_failure", False))
-        self._acked.append((mid, refused))
+        undelivered = getattr(reason_code, "value", 0) == NO_MATCHING_SUBSCRIBERS
+        self._acked.append((mid, refused, undelivered))
         self._wake.set()
 
     def run(self, stop: threading.Event, idle_s: float = 1.0) -> None:
@@ -54,10 +65,17 @@ class Forwarder:
         """Settle acknowledgements, then publish what fits in the window; returns how many."""
         done: list[int] = []
         while self._acked:
-            mid, refused = self._acked.popleft()
+            mid, refused, undelivered = self._acked.popleft()
             outbox_id = self._in_flight.pop(mid, None)
             if outbox_id is None:
                 continue  # a heartbeat, or a message from before a reconnect already settled
+            if undelivered:  # kept: it goes again after the pause
+                if time.monotonic() >= self._paused_until:
+                    log.warning("the platform broker has no subscriber for this home's messages (is ingest "
+                                "running?); keeping them in the outbox and trying again in %.0f s",
+                                self._no_subscriber_pause_s)
+                self._paused_until = time.monotonic() + self._no_subscriber_pause_s
+                continue
             if refused:
                 # Retrying cannot help (e.g. not authorised for the topic); keep it visible.
                 self.refused += 1
@@ -67,7 +85,7 @@ class Forwarder:
             self._outbox.remove(done)
             self.sent += len(done)
         room = self._max_in_flight - len(self._in_flight)
-        if room <= 0 or not self._client.is_connected():
+        if room <= 0 or not self._client.is_connected() or time.monotonic() < self._paused_until:
             return 0
         batch = self._outbox.peek(room, skip=set(self._in_flight.values()))
         for q in batch:

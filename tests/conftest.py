@@ -109,3 +109,8 @@ def postgres_registry_url() -> Iterator[str]:
     url, drop = _new_postgres_database()
     yield url
     drop()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak-minutes", type=float, default=0,
+                     help="run the reliability soak (tests/reliability) for this many minutes (default: skip it)")

@@ -60,3 +60,52 @@ def test_a_put_is_on_disk_when_it_returns(tmp_path):
     proc.join(30)
     assert proc.exitcode == -9
     assert [q.payload for q in Outbox(path).peek()] == [b"durable"]
+
+
+def test_what_reached_no_subscriber_stays_in_the_outbox_until_ingest_is_back(tmp_path):
+    """Mosquitto takes a message nobody subscribes to and drops it (as after its own restart,
+    before ingest has subscribed again to its shared subscription); over MQTT 5 it says so, and
+    the outbox keeps the message until someone receives it."""
+    import threading
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from tecwatch.gateway.forwarder import Forwarder
+    from tecwatch.localservices import Mosquitto
+
+    from support import wait_until
+
+    with Mosquitto(tmp_path / "platform") as broker:
+        box = Outbox(tmp_path / "outbox.db")
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw-test", protocol=mqtt.MQTTv5)
+        forwarder = Forwarder(box, client, no_subscriber_pause_s=0.5)
+        client.on_publish = forwarder.on_publish
+        client.connect(broker.host, broker.port)
+        client.loop_start()
+        stop = threading.Event()
+        thread = threading.Thread(target=forwarder.run, args=(stop, 0.1), daemon=True)
+        thread.start()
+        got: list[str] = []
+        ingest = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="ingest-test", protocol=mqtt.MQTTv5)
+        ingest.on_message = lambda _c, _u, m: got.append(m.payload.decode())
+        try:
+            wait_until(client.is_connected, 10, "the gateway to connect")
+            for i in range(5):
+                box.put(f"tec/v1/home-1/pir-{i}/reading", str(i).encode())
+            forwarder.notify()
+            time.sleep(1.5)  # published (and taken) three times over, delivered to nobody
+            assert box.depth() == 5 and forwarder.sent == 0
+            ingest.connect(broker.host, broker.port)
+            ingest.subscribe("$share/ingest/tec/v1/#", qos=1)
+            ingest.loop_start()
+            wait_until(lambda: box.depth() == 0, 10, "the outbox to drain once ingest subscribes")
+            wait_until(lambda: len(got) >= 5, 10, "ingest to receive them")
+            assert sorted(set(got)) == ["0", "1", "2", "3", "4"] and forwarder.sent == 5
+        finally:
+            stop.set()
+            thread.join(5)
+            for c in (client, ingest):
+                c.disconnect()
+                c.loop_stop()
+            box.close()
