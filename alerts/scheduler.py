@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.baseline import Baselines, learn
 from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.alerts.episodes import new_episodes
 from tecwatch.alerts.health import health_hits
 from tecwatch.alerts.partition import Membership
 from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
@@ -64,7 +65,6 @@ class RuleRunner:
         self._baselines: Baselines | None = None
         self._states: list[Reading] | None = None  # state sensors' recent readings, for the next top-up
         self.last_sources: FoldCounts | None = None  # where the last learning's days came from
-        self._last_held: dict[tuple[str, str], datetime] = {}  # when each (home, rule) last held
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -150,16 +150,7 @@ class RuleRunner:
                                                               Alert.state.in_(OPEN_STATES))))
 
     def _new_episodes(self, hits: list[RuleHit], now: datetime) -> list[RuleHit]:
-        """Only hits that start a new episode: a rule that has held all along is one alert,
-        even after someone resolves it."""
-        out = []
-        for h in hits:
-            key = (h.home_id, h.rule)
-            last = self._last_held.get(key)
-            if last is None or now - last > EPISODE_GAP:
-                out.append(h)
-            self._last_held[key] = now
-        return out
+        return new_episodes(self._registry, hits, now, EPISODE_GAP)
 
 
 def _copy_overlap(src: Signals, dst: Signals) -> None:

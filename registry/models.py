@@ -350,3 +350,12 @@ class AlertWorker(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     joined_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RuleEpisode(Base):
+    """When a rule last held for a home, so one episode raises one alert whichever worker sees it."""
+
+    __tablename__ = "rule_episodes"
+    home_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_held_at: Mapped[datetime]

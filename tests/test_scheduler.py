@@ -213,3 +213,32 @@ def test_days_kept_from_the_minute_passes_equal_a_fold_of_the_stored_day(tmp_pat
         assert kept[OFFLINE, 0].any(), "the outage that began the evening before is marked"
     finally:
         store.close()
+
+
+def test_a_resolved_episode_is_not_raised_again_by_a_restarted_or_other_worker(tmp_path, registry):
+    """The device stays silent after someone resolves its alert: neither this worker a minute
+    later, nor a fresh one (a restart, or the worker the home moved to), raises it again."""
+    from tecwatch.alerts import service
+    from tecwatch.registry.models import Outcome
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    with Session(registry) as s, s.begin():
+        s.add(Home(id="home-1", created_at=now - timedelta(days=60)))
+        s.flush()
+        s.add(Device(home_id="home-1", device_id="door-back", type="door", installed_at=now - timedelta(days=5)))
+    store = SQLiteStore(tmp_path / "readings.db")
+    clock_now = [now]
+    engine = AlertEngine(registry, clock=lambda: clock_now[0])
+    try:
+        first = RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: clock_now[0])
+        [alert_id] = first.health_pass()
+        service.resolve(registry, alert_id, "operator (operator)", Outcome.CARE_PLAN_REVIEWED, "sensor to be replaced")
+        for minutes in (1, 2):
+            clock_now[0] = now + timedelta(minutes=minutes)
+            assert first.health_pass() == []
+            assert RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: clock_now[0]).health_pass() == []
+        # Quiet for longer than an episode's gap, then silent again: a new episode, a new alert.
+        clock_now[0] = now + timedelta(hours=3)
+        assert len(RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: clock_now[0]).health_pass()) == 1
+    finally:
+        store.close()

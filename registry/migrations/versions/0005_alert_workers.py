@@ -1,4 +1,5 @@
-"""Alert workers' leases: which workers are alive, so homes can be split between them.
+"""Alert workers' leases (which workers are alive, so homes can be split between them) and when
+each home's rules last held (so an episode raises one alert, whichever worker sees it).
 
 Revision ID: 0005
 Revises: 0004
@@ -23,5 +24,14 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "rule_episodes",
+        sa.Column("home_id", sa.String(64), primary_key=True),
+        sa.Column("rule", sa.String(40), primary_key=True),
+        sa.Column("last_held_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("rule_episodes")
     op.drop_table("alert_workers")
