@@ -32,7 +32,7 @@ def free_port(host: str = HOST) -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # Runs in the child between fork and exec: ask Linux to SIGKILL us if our parent dies,
     # so a crashed test run leaves no servers behind.
     try:
@@ -94,7 +94,7 @@ class _Service:
                 cwd=self.workdir,
                 # PR_SET_PDEATHSIG fires when the *thread* that forked exits, so only use it
                 # from the main thread; elsewhere the caller's teardown must stop us.
-                preexec_fn=_die_with_parent if threading.current_thread() is threading.main_thread() else None,
+                preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
             )
         deadline = time.monotonic() + self.start_timeout_s
         while True:

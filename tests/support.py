@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.localservices import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,10 @@ class TecwatchProcess:
     def start(self) -> None:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
+            # Killed with the test run, should it die first (a timeout, Ctrl-C): nothing left behind.
             self.proc = subprocess.Popen([sys.executable, "-m", "tecwatch", *self.args], env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None)
         wait_until(lambda: self.ready_marker in self.log_path.read_bytes()[offset:], 20,
                    f"tecwatch {self.args[0]} to be ready (log: {self.log_path})")
 

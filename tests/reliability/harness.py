@@ -151,6 +151,7 @@ class PlatformRun:
         self.processes: list[TecwatchProcess] = []
         self.hubs: Hubs | None = None
         self.traffic: Traffic | None = None
+        self.stopped = False
 
     def _escalate_to(self, url: str) -> None:
         with Session(self.registry) as s, s.begin():
@@ -231,6 +232,10 @@ class PlatformRun:
                        sum(alerts.values()), sum(1 for h in t.presses if delivered[h]), lost)
 
     def stop(self) -> None:
+        """Stop everything it started; safe to call again."""
+        if self.stopped:
+            return
+        self.stopped = True
         if self.traffic:
             self.traffic.stop()
         if self.hubs:

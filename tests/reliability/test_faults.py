@@ -5,6 +5,8 @@ stored, every pendant press becomes one alert and reaches the monitoring centre.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -18,22 +20,20 @@ from harness import PlatformRun
 pytestmark = pytest.mark.slow
 
 
-def _run(tmp_path, registry_url, **kwargs) -> PlatformRun:
+@contextmanager
+def _run(tmp_path, registry_url, **kwargs) -> Iterator[PlatformRun]:
+    """The platform, stopped whatever happens in the test (a failure, a timeout)."""
     run = PlatformRun(tmp_path, registry_url, **kwargs)
     try:
-        run.start()
-    except BaseException:
+        yield run.start()
+    finally:
         run.stop()
-        raise
-    return run
 
 
 def _finish(run: PlatformRun, name: str, record) -> None:
-    try:
-        run.settle()
-        outcome = run.outcome(name)
-    finally:
-        run.stop()
+    run.settle()
+    outcome = run.outcome(name)
+    run.stop()
     record(outcome.line())
     print(outcome.line())
     assert outcome.presses >= 3 and outcome.readings_published > 1000, "too little traffic to prove anything"
@@ -41,54 +41,54 @@ def _finish(run: PlatformRun, name: str, record) -> None:
 
 
 def test_broker_restart_with_persistence(tmp_path, postgres_registry_url, record):
-    run = _run(tmp_path, postgres_registry_url)
-    time.sleep(4)
-    run.broker.restart()  # sessions and queued messages saved to disk and read back
-    time.sleep(4)
-    run.broker.restart()
-    time.sleep(4)
-    _finish(run, "broker restarted twice", record)
+    with _run(tmp_path, postgres_registry_url) as run:
+        time.sleep(4)
+        run.broker.restart()  # sessions and queued messages saved to disk and read back
+        time.sleep(4)
+        run.broker.restart()
+        time.sleep(4)
+        _finish(run, "broker restarted twice", record)
 
 
 def test_influxdb_restart(tmp_path, postgres_registry_url, record):
-    run = _run(tmp_path, postgres_registry_url)
-    time.sleep(4)
-    run.influxd.stop()
-    time.sleep(4)  # readings pile up unacknowledged; alarms still become alerts meanwhile
-    assert run.webhook.received, "pendant presses reach the monitoring centre while InfluxDB is down"
-    run.influxd.start()
-    time.sleep(4)
-    _finish(run, "InfluxDB stopped for 4 s", record)
+    with _run(tmp_path, postgres_registry_url) as run:
+        time.sleep(4)
+        run.influxd.stop()
+        time.sleep(4)  # readings pile up unacknowledged; alarms still become alerts meanwhile
+        assert run.webhook.received, "pendant presses reach the monitoring centre while InfluxDB is down"
+        run.influxd.start()
+        time.sleep(4)
+        _finish(run, "InfluxDB stopped for 4 s", record)
 
 
 def test_postgresql_connection_loss(tmp_path, postgres_registry_url, record):
-    run = _run(tmp_path, postgres_registry_url)
-    database = make_url(postgres_registry_url).database
-    for _ in range(3):  # every connection to the registry cut, three times over
+    with _run(tmp_path, postgres_registry_url) as run:
+        database = make_url(postgres_registry_url).database
+        for _ in range(3):  # every connection to the registry cut, three times over
+            time.sleep(3)
+            with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
+                cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()[0]
+            assert cut > 0
         time.sleep(3)
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as admin:
-            cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchone()[0]
-        assert cut > 0
-    time.sleep(3)
-    _finish(run, "PostgreSQL connections cut 3 times", record)
+        _finish(run, "PostgreSQL connections cut 3 times", record)
 
 
 def test_monitoring_centre_outage(tmp_path, postgres_registry_url, record):
     down = WebhookReceiver(statuses=[503] * 12)  # the first dozen deliveries fail
-    run = _run(tmp_path, postgres_registry_url, webhook=down)
-    wait_until(lambda: not down.statuses, 60, "the outage to be met")
-    time.sleep(4)
-    _finish(run, "monitoring centre answered 503 twelve times", record)
+    with _run(tmp_path, postgres_registry_url, webhook=down) as run:
+        wait_until(lambda: not down.statuses, 60, "the outage to be met")
+        time.sleep(4)
+        _finish(run, "monitoring centre answered 503 twelve times", record)
 
 
 def test_soak(tmp_path, postgres_registry_url, record, request):
     minutes = request.config.getoption("--soak-minutes")
     if not minutes:
         pytest.skip("the soak runs with --soak-minutes N (e.g. 10)")
-    run = _run(tmp_path, postgres_registry_url)
-    deadline = time.monotonic() + minutes * 60
-    while time.monotonic() < deadline:
-        time.sleep(min(30.0, max(0.0, deadline - time.monotonic())))
-        print(f"soak: {sum(run.traffic.readings.values()):,} readings published, {run.stored():,} stored", flush=True)
-    _finish(run, f"soak of {minutes:g} minutes at a steady rate", record)
+    with _run(tmp_path, postgres_registry_url) as run:
+        deadline = time.monotonic() + minutes * 60
+        while time.monotonic() < deadline:
+            time.sleep(min(30.0, max(0.0, deadline - time.monotonic())))
+            print(f"soak: {sum(run.traffic.readings.values()):,} readings published, {run.stored():,} stored", flush=True)
+        _finish(run, f"soak of {minutes:g} minutes at a steady rate", record)
