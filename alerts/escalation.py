@@ -182,7 +182,7 @@ class Dispatcher:
             if alert.state is not AlertState.RAISED:
                 n.status = NotificationStatus.CANCELLED  # someone already has it in hand
                 return
-            token = make_token(self._settings.webhook_secret.get_secret_value().encode(), alert.id, responder.id,
+            token = make_token(self._settings.signing_key, alert.id, responder.id,
                                self._clock())
             ack_url = f"{self._settings.public_url.rstrip('/')}/ack/{alert.id}?token={token}"
             notice = AlertNotice(alert.id, alert.home_id, alert.rule, alert.priority, alert.reason,

@@ -5,8 +5,9 @@ was alive). The live workers are those whose lease is fresh; a home belongs to t
 with the highest hash of (worker, home) (rendezvous hashing). So every worker computes the same
 owner for every home without talking to the others, and when a worker joins or leaves only the
 homes it gains or loses move: a worker that dies stops renewing, and once its lease runs out
-the others take its homes on their next pass (learning them from the store). The registry's
-one-open-alert-per-home-and-rule index keeps an alert from being raised twice while a home moves.
+the others take its homes on their next pass (learning them from the store). An alert is not
+raised twice while a home moves: the registry keeps one open alert per home and rule, and when
+each rule last held (alerts/episodes.py).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ class AlertRuntime:
     def __init__(self, engine: Engine, settings: AlertSettings, sender: Sender | None = None):
         upgrade(engine)
         self._own_sender = sender is None
-        self.sender = sender or DefaultSender(settings.webhook_secret.get_secret_value().encode(),
+        self.sender = sender or DefaultSender(settings.signing_key,
                                               settings.webhook_timeout_s)
         self.dispatcher = Dispatcher(engine, settings, self.sender)
         self.engine = AlertEngine(engine, kick=self.dispatcher.kick, default_tz=settings.timezone)

@@ -135,5 +135,5 @@ def add_note(request: Request, alert_id: RowId, body: Note, who: Principal = Dep
 def acknowledge_by_link(request: Request, alert_id: RowId, token: str = Query(max_length=500)) -> AlertView:
     """Acknowledge as the responder the signed link was sent to; no account needed. (The link in a
     notification opens the page at /ack/{alert_id}, which does this from a button.)"""
-    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
-    return _call(service.acknowledge_by_link, _engine(request), alert_id, token, secret)
+    return _call(service.acknowledge_by_link, _engine(request), alert_id, token,
+                 request.app.state.settings.alerts.signing_key)

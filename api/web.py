@@ -20,13 +20,12 @@ from tecwatch.alerts.acklink import BadLink, check_token
 from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
 from tecwatch.api import access, familyview, homeview
 from tecwatch.api.access import AuthError, Principal
-from tecwatch.api.deps import RowId
+from tecwatch.api.deps import STAFF, RowId
 from tecwatch.api.charts import bar_chart
 from tecwatch.registry.models import Outcome, UserRole
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 COOKIE = "tecwatch_token"
-STAFF = (UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN)
 START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/console", UserRole.ADMIN: "/console",
               UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports"}
 
@@ -203,28 +202,29 @@ def home_page(request: Request, home_id: str, days: int = 1, who: Principal = De
 def ack_link_page(request: Request, alert_id: RowId, token: str = Query("", max_length=500)) -> HTMLResponse:
     """Where a notification's link lands. A GET changes nothing (mail scanners follow links):
     it shows the alert and a button."""
-    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
     try:
-        check_token(secret, alert_id, token, _now())
+        check_token(request.app.state.settings.alerts.signing_key, alert_id, token, _now())
         alert = service.get_alert(_engine(request), alert_id)
     except (BadLink, service.AlertNotFound) as err:
-        return _render(request, "message.html", None, 403, title="This link does not work",
-                       message=f"{str(err).capitalize()}. Call the monitoring centre if you need to.")
+        return _bad_link(request, err)
     return _render(request, "ack.html", None, alert=alert, token=token, titles=RULE_TITLES)
 
 
 @router.post("/ack/{alert_id}", response_class=HTMLResponse)
 def ack_link(request: Request, alert_id: RowId, token: str = Form("", max_length=500)) -> HTMLResponse:
-    secret = request.app.state.settings.alerts.webhook_secret.get_secret_value().encode()
     try:
-        alert = service.acknowledge_by_link(_engine(request), alert_id, token, secret)
+        alert = service.acknowledge_by_link(_engine(request), alert_id, token, request.app.state.settings.alerts.signing_key)
     except (BadLink, service.AlertNotFound) as err:
-        return _render(request, "message.html", None, 403, title="This link does not work",
-                       message=f"{str(err).capitalize()}. Call the monitoring centre if you need to.")
+        return _bad_link(request, err)
     except TransitionError:
         return ack_link_page(request, alert_id, token)  # someone was first: say who
     return _render(request, "message.html", None, title="Thank you",
                    message=f"Alert {alert.id} is acknowledged: everyone can see that you are dealing with it.")
+
+
+def _bad_link(request: Request, err: Exception) -> HTMLResponse:
+    return _render(request, "message.html", None, 403, title="This link does not work",
+                   message=f"{str(err).capitalize()}. Call the monitoring centre if you need to.")
 
 
 # -- families --------------------------------------------------------------------------------

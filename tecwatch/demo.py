@@ -151,7 +151,7 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
         embedded.start()
     worker = IngestWorker(settings)
     seed_demo(worker.engine, sim)
-    centre = _CentreWebhook(settings.alerts.webhook_secret.get_secret_value().encode(), out)
+    centre = _CentreWebhook(settings.alerts.signing_key, out)
     _demo_escalation(worker.engine, centre.url)
     zone = ZoneInfo(sim[0].tz)
     midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)

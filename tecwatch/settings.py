@@ -115,6 +115,11 @@ class AlertSettings(BaseModel):
     worker_name: str | None = None  # default: host name and process id
     pattern_interval_s: float = Field(60.0, gt=0)
 
+    @property
+    def signing_key(self) -> bytes:
+        """The webhook secret as the HMAC key for webhook bodies and acknowledge links."""
+        return self.webhook_secret.get_secret_value().encode()
+
 
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
