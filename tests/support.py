@@ -119,6 +119,14 @@ def count_stored(store: TimeSeriesStore, sent: Sequence[Sent]) -> int:
     return len(stored_keys(store, sent))
 
 
+def run_tecwatch(args: Sequence[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 90,
+                 input: str = "") -> subprocess.CompletedProcess:
+    """``tecwatch ARGS`` as a user runs it, configured only by ``env`` (no TECWATCH_* of ours leaks in)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")}
+    return subprocess.run([sys.executable, "-m", "tecwatch", *args], cwd=cwd, env=base | (env or {}),
+                          capture_output=True, text=True, timeout=timeout, input=input)
+
+
 class TecwatchProcess:
     """A ``tecwatch <command>`` as a real OS process, configured only through its arguments and
     TECWATCH_* variables, logging to a file; ready once ``ready_marker`` appears in the log."""

@@ -14,11 +14,7 @@ import httpx
 
 from tecwatch.localservices import free_port
 
-
-def run(args, cwd, timeout=90, env=None, input=""):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")}
-    return subprocess.run([sys.executable, "-m", "tecwatch", *args], cwd=cwd, env=base | (env or {}),
-                          capture_output=True, text=True, timeout=timeout, input=input)
+from support import run_tecwatch
 
 
 def test_demo_runs_everything_and_serves_the_pages(tmp_path):
@@ -77,21 +73,21 @@ def test_demo_runs_everything_and_serves_the_pages(tmp_path):
     assert received == written + rejected and rejected == 1 and written > 1000
     assert (tmp_path / "tecwatch-data" / "readings.db").exists()
 
-    listing = run(["dead-letters", "--reason", "missing_ts"], cwd=tmp_path)
+    listing = run_tecwatch(["dead-letters", "--reason", "missing_ts"], cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     assert "missing_ts=1" in listing.stdout
     assert "payload has no 'ts'" in listing.stdout and "tec/v1/home-2/pir-hall/reading" in listing.stdout
 
 
 def test_a_bad_setting_is_a_clear_error_not_a_traceback(tmp_path):
-    done = run(["ingest"], cwd=tmp_path, env={"TECWATCH_BROKER__PORT": "not-a-port"}, timeout=30)
+    done = run_tecwatch(["ingest"], cwd=tmp_path, env={"TECWATCH_BROKER__PORT": "not-a-port"}, timeout=30)
     assert done.returncode == 2
     assert "configuration error" in done.stderr and "broker.port" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_devices_lists_the_catalogue(tmp_path):
-    done = run(["devices"], cwd=tmp_path, timeout=30)
+    done = run_tecwatch(["devices"], cwd=tmp_path, timeout=30)
     assert done.returncode == 0
     assert re.search(r"^pendant\s+ALARM", done.stdout, flags=re.M)
     assert "temperature*:float °C" in done.stdout
@@ -99,14 +95,14 @@ def test_devices_lists_the_catalogue(tmp_path):
 
 def test_add_user_makes_the_first_admin_who_can_sign_in(tmp_path):
     env = {"TECWATCH_REGISTRY__URL": f"sqlite:///{tmp_path}/registry.db"}
-    added = run(["add-user", "chief", "--role", "admin", "--password-stdin"], cwd=tmp_path, env=env,
+    added = run_tecwatch(["add-user", "chief", "--role", "admin", "--password-stdin"], cwd=tmp_path, env=env,
                 input="a long admin password\n")
     assert added.returncode == 0, added.stderr
     assert "added chief (admin)" in added.stdout
-    again = run(["add-user", "chief", "--role", "admin", "--password-stdin"], cwd=tmp_path, env=env,
+    again = run_tecwatch(["add-user", "chief", "--role", "admin", "--password-stdin"], cwd=tmp_path, env=env,
                 input="another long password\n")
     assert again.returncode == 2 and "the username 'chief' is taken" in again.stderr
-    short = run(["add-user", "kid", "--role", "operator", "--password-stdin"], cwd=tmp_path, env=env, input="short\n")
+    short = run_tecwatch(["add-user", "kid", "--role", "operator", "--password-stdin"], cwd=tmp_path, env=env, input="short\n")
     assert short.returncode == 2 and "at least" in short.stderr and "Traceback" not in short.stderr
 
     from sqlalchemy.orm import Session

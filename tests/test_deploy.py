@@ -8,7 +8,6 @@ import os
 import pwd
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from tecwatch.localservices import Mosquitto, free_port
 from tecwatch.settings import Settings
 
 from apisupport import api_server
-from support import make_tls
+from support import make_tls, run_tecwatch
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
@@ -178,18 +177,14 @@ def test_production_refuses_placeholders_and_the_embedded_defaults():
 
 
 def test_a_production_service_with_a_placeholder_will_not_start(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | {"TECWATCH_PRODUCTION": "true"}
-    done = subprocess.run([sys.executable, "-m", "tecwatch", "api"], env=env, cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    done = run_tecwatch(["api"], tmp_path, {"TECWATCH_PRODUCTION": "true"}, timeout=60)
     assert done.returncode == 2
     assert "refusing to start in production" in done.stderr and "api.token_secret" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def _healthcheck(service: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")}
-    return subprocess.run([sys.executable, "-m", "tecwatch", "healthcheck", service, "--max-age", "2"],
-                          env=base | env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    return run_tecwatch(["healthcheck", service, "--max-age", "2"], cwd, env, timeout=60)
 
 
 def test_healthchecks(tmp_path):

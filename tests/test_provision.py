@@ -8,7 +8,6 @@ import queue
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +19,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from tecwatch.gateway.provision import ProvisionError, provision_gateway
 from tecwatch.localservices import Mosquitto
+
+from support import run_tecwatch
 
 REPO = Path(__file__).resolve().parents[1]
 INGEST_PASSWORD = "ingest password 1"
@@ -120,13 +121,10 @@ def test_new_and_reset_gateways_take_effect_on_sighup(broker):
 def test_bad_home_ids_and_the_command_line(tmp_path):
     with pytest.raises(ProvisionError, match="not a home id"):
         provision_gateway("../etc", tmp_path / "passwd", tmp_path / "acl")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | {
-        "TECWATCH_BROKER__PASSWD_FILE": str(tmp_path / "passwd"), "TECWATCH_BROKER__ACL_FILE": str(tmp_path / "acl")}
-    done = subprocess.run([sys.executable, "-m", "tecwatch", "provision-gateway", "home-7"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, input="")
+    env = {"TECWATCH_BROKER__PASSWD_FILE": str(tmp_path / "passwd"), "TECWATCH_BROKER__ACL_FILE": str(tmp_path / "acl")}
+    done = run_tecwatch(["provision-gateway", "home-7"], tmp_path, env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "username gw-home-7, password " in done.stdout and "tec/v1/home-7/#" in done.stdout
     assert (tmp_path / "acl").read_text() == "user gw-home-7\ntopic write tec/v1/home-7/#\n"
-    bad = subprocess.run([sys.executable, "-m", "tecwatch", "provision-gateway", "home 7"], env=env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60, input="")
+    bad = run_tecwatch(["provision-gateway", "home 7"], tmp_path, env, timeout=60)
     assert bad.returncode == 2 and "not a home id" in bad.stderr and "Traceback" not in bad.stderr
