@@ -12,7 +12,7 @@ from sqlalchemy import and_, case, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from tecwatch.api.reporting import (
-    UNKNOWN, between, cuts, end_of, in_district, month_periods, raised_in, ratio, spans,
+    UNKNOWN, between, checked, cuts, end_of, in_district, month_periods, raised_in, ratio, spans,
 )
 from tecwatch.registry.models import (
     OPEN_STATES, Alert, AlertState, Device, Gateway, LeftReason, Outcome, Resident,
@@ -183,7 +183,7 @@ def outcome_distribution(session: Session, start: date | None = None, end: date 
 def still_at_home(session: Session, day: date, district: str | None = None) -> StillAtHome:
     """Each resident of a home counts, measured from the home's first installation."""
     # Installed at least N days before `day`: installed on or before day - N.
-    eligible_before = {n: end_of(day - timedelta(days=n)) for n in STILL_AT_HOME_DAYS}
+    eligible_before = {n: end_of(checked(day) - timedelta(days=n)) for n in STILL_AT_HOME_DAYS}
     first = (select(Device.home_id.label("home_id"), func.min(Device.installed_at).label("installed"))
              .group_by(Device.home_id).subquery())
     stmt = in_district(

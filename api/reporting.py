@@ -30,13 +30,23 @@ class ReportInputError(ValueError):
 
 # --- Days and periods --------------------------------------------------------------------------
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+
+
+def checked(d: date) -> date:
+    """The day, if reports can cover it: beyond these, day arithmetic leaves Python's calendar."""
+    if not FIRST_DAY <= d <= LAST_DAY:
+        raise ReportInputError(f"{d.isoformat()} is outside the days reports cover ({FIRST_DAY} to {LAST_DAY})")
+    return d
+
+
 def midnight(d: date) -> datetime:
-    return datetime.combine(d, time(), UTC)
+    return datetime.combine(checked(d), time(), UTC)
 
 
 def end_of(d: date) -> datetime:
     """The first instant after day `d`: something present at this instant was there at the end of `d`."""
-    return midnight(d + timedelta(days=1))
+    return midnight(checked(d) + timedelta(days=1))
 
 
 def cuts(start: date | None, end: date | None) -> tuple[datetime | None, datetime | None]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tecwatch.api import access, outcomes, reach
 from tecwatch.api.access import Principal
 from tecwatch.api.charts import bar_chart
-from tecwatch.api.reporting import ReportInputError
+from tecwatch.api.reporting import ReportInputError, checked
 from tecwatch.api.web import TEMPLATES, page_user
 from tecwatch.registry.models import UserRole
 
@@ -21,9 +21,10 @@ router = APIRouter(include_in_schema=False)
 
 
 def _date(text: str | None) -> date | None:
+    """The day asked for, or None (the page's default) for one it cannot use."""
     try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
+        return checked(date.fromisoformat(text)) if text else None
+    except ValueError:  # not a date, or a day reports do not cover
         return None
 
 

@@ -214,3 +214,11 @@ def test_input_errors_are_clear_422s(admin: httpx.Client, what: str, method: str
     assert r.headers["content-type"].startswith("application/json")
     detail = r.json().get("detail")
     assert _names(detail, field), f"{what}: the detail should name {field!r}: {detail!r}"
+
+
+@pytest.mark.parametrize("path", ["/api/reports/still-at-home?day=0001-01-01", "/api/reports/reach?day=9999-12-31",
+                                  "/api/reports/reach/per-1000?day=9999-12-31",
+                                  "/api/reports/alert-rates?start=0001-01-01&end=0001-03-01"])
+def test_days_reports_do_not_cover_are_422s(admin: httpx.Client, path: str) -> None:
+    r = admin.get(path)
+    assert r.status_code == 422 and "outside the days reports cover" in r.json()["detail"], r.text

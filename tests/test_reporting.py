@@ -350,3 +350,13 @@ def test_no_report_contains_a_name_or_address(session):
     assert "H1" in text  # the opaque home id of a slow acknowledgement, so the check reads real output
     for secret in [*NAMES, *(n.split()[1] for n in NAMES), ADDRESS]:
         assert secret not in text
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1899, 12, 31), date(3000, 1, 1), date(9999, 12, 31)])
+def test_days_outside_the_calendar_reports_cover_are_input_errors(session, day):
+    for report in (reach_on, reach_per_thousand, still_at_home):
+        with pytest.raises(ReportInputError, match="outside the days reports cover"):
+            report(session, day)
+    for ranged in (alerts_per_100_homes, reach_by_month, time_to_acknowledge, outcome_distribution, device_fault_rates):
+        with pytest.raises(ReportInputError, match="outside the days reports cover"):
+            ranged(session, day, None)
