@@ -2,7 +2,7 @@
 and an ACL block that lets it publish under its own home only.
 
 The ACL file is Mosquitto's own format: a ``user NAME`` line starts a block, ``topic`` lines
-follow. Blocks for other users (ingest, the health check, other gateways) are kept as they are.
+follow. Blocks for other users (ingest, other gateways) are kept as they are.
 Mosquitto reads both files again on SIGHUP, so a new gateway needs no broker restart.
 """
 
