@@ -4,6 +4,7 @@ COPY pyproject.toml README.md ./
 COPY tecwatch tecwatch
 COPY devices devices
 COPY ingest ingest
+COPY store store
 COPY gateway gateway
 COPY registry registry
 COPY alerts alerts

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from tecwatch.alerts.baseline import learn
 from tecwatch.alerts.patterns import PatternAlert, backtest
 from tecwatch.alerts.signals import STATE_LOOKBACK, align, signals_from_readings
-from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.store import TimeSeriesStore
 
 MAX_READINGS_PER_HOME = 5_000_000
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from tecwatch.alerts.engine import RuleHit
 from tecwatch.devices import DEVICE_TYPES
 from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID
-from tecwatch.ingest.store.base import DeviceLastSeen
+from tecwatch.store.base import DeviceLastSeen
 from tecwatch.settings import AlertSettings
 
 

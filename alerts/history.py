@@ -23,7 +23,7 @@ from tecwatch.alerts.signals import (
     signals_from_readings,
 )
 from tecwatch.devices import Reading
-from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.store import TimeSeriesStore
 
 RECENT_DAYS = 2  # an outbox may still deliver this many days late: check these days each night
 MAX_READINGS = 50_000_000

@@ -31,8 +31,8 @@ from tecwatch.alerts.signalcache import DayCache
 from tecwatch.alerts.summaries import save_summaries
 from tecwatch.alerts.signals import Signals, align, empty
 from tecwatch.devices import Reading
-from tecwatch.ingest.store import TimeSeriesStore
-from tecwatch.ingest.store.base import DeviceLastSeen
+from tecwatch.store import TimeSeriesStore
+from tecwatch.store.base import DeviceLastSeen
 from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home
 from tecwatch.settings import AlertSettings
 

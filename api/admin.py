@@ -13,7 +13,7 @@ from tecwatch.api.access import Principal
 from tecwatch.api.deps import RowId, errors, registry, require
 from tecwatch.api.erasure import Erased, ErasureError
 from tecwatch.api.familyview import ResidentNotFound
-from tecwatch.ingest.store import StoreUnavailable
+from tecwatch.store import StoreUnavailable
 from tecwatch.registry.models import LeftReason, UserRole
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=errors(401, 403, 404, 422))

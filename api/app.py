@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from tecwatch.api import admin, alerts, auth, family, homes, reports, web
 from tecwatch.db import make_engine
-from tecwatch.ingest.store import open_store
+from tecwatch.store import open_store
 from tecwatch.registry.migrate import upgrade
 from tecwatch.settings import Settings
 

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tecwatch.api.familyview import ResidentNotFound
-from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.store import TimeSeriesStore
 from tecwatch.registry.models import Alert, AlertEvent, FamilyConsent, Home, HomeBaseline, LeftReason, Resident
 
 ERASED = "(erased)"

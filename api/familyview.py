@@ -16,7 +16,7 @@ from tecwatch.alerts.baseline import DEFAULT_ACTIVE_HOURS, DEFAULT_WAKE, WAKE_SE
 from tecwatch.alerts.lifecycle import RULE_TITLES
 from tecwatch.alerts.patterns import NOT_UP_MARGIN
 from tecwatch.api.homeview import ActivityHour, activity_by_hour, home_detail
-from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.store import TimeSeriesStore
 from tecwatch.registry.models import OPEN_STATES, Alert, Home, HomeBaseline, Resident
 from tecwatch.settings import AlertSettings
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.health import silent_after
 from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID, LOW_BATTERY_PERCENT
-from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.store import TimeSeriesStore
 from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home, Resident
 from tecwatch.settings import AlertSettings
 

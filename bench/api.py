@@ -37,7 +37,7 @@ from tecwatch.alerts.lifecycle import PRIORITY
 from tecwatch.api.access import hash_password
 from tecwatch.db import make_engine
 from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import (
     Alert, AlertState, Device, DistrictPopulation, FamilyConsent, Home, LeftReason, Outcome, PrimaryNeed, Resident,

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tecwatch.devices import Reading
-from tecwatch.ingest.store import InfluxStore, SQLiteStore
+from tecwatch.store import InfluxStore, SQLiteStore
 from tecwatch.localservices import Influxd
 from tecwatch.simulators.backfill import backfill
 from tecwatch.simulators.home import make_home

@@ -29,7 +29,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from tqdm import tqdm
 
-from tecwatch.ingest.store import InfluxStore
+from tecwatch.store import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
 
 DEVICES = (("pir-hall", "motion", "hall"), ("pir-kitchen", "motion", "kitchen"), ("door-front", "door", "hall"),

@@ -27,7 +27,7 @@ from tecwatch.alerts.engine import AlertEngine
 from tecwatch.alerts.scheduler import LEARN_DAYS, RuleRunner
 from tecwatch.alerts.signalcache import DayCache
 from tecwatch.db import make_engine
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import Home
 from tecwatch.settings import AlertSettings

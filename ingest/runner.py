@@ -14,7 +14,7 @@ from .deadletter import DeadLetterStore
 from .mqtt import MqttIngest
 from .service import IngestService
 from .stats import IngestStats
-from .store import TimeSeriesStore, open_store
+from tecwatch.store import TimeSeriesStore, open_store
 
 log = logging.getLogger(__name__)
 

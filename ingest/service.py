@@ -28,8 +28,8 @@ from tecwatch.settings import IngestSettings
 from .alarms import AlarmSink
 from .deadletter import DeadLetter, DeadLetterStore
 from .stats import IngestCounters, IngestStats
-from .store import StoreUnavailable, TimeSeriesStore
-from .store.base import StoreRejected
+from tecwatch.store import StoreUnavailable, TimeSeriesStore
+from tecwatch.store.base import StoreRejected
 
 log = logging.getLogger(__name__)
 

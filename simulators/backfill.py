@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from tqdm import tqdm
 
 from tecwatch.devices import Reading
-from tecwatch.ingest.store import TimeSeriesStore
+from tecwatch.store import TimeSeriesStore
 from tecwatch.simulators.encode import PlatformEncoder
 from tecwatch.simulators.home import SimHome
 from tecwatch.simulators.routine import simulate_day

@@ -129,7 +129,7 @@ def _cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
-    from tecwatch.ingest.store import open_store
+    from tecwatch.store import open_store
     from tecwatch.simulators.backfill import backfill
     from tecwatch.simulators.scenarios import write_truths
 
@@ -163,7 +163,7 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from tecwatch.alerts.backtest import backtest_store
-    from tecwatch.ingest.store import open_store
+    from tecwatch.store import open_store
 
     def when(text: str) -> datetime:
         t = datetime.fromisoformat(text)
@@ -207,7 +207,7 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
     from tecwatch.alerts.signalcache import DayCache
     from tecwatch.db import make_engine
     from tecwatch.health import beat, heartbeat_path
-    from tecwatch.ingest.store import apply_retention, open_store
+    from tecwatch.store import apply_retention, open_store
 
     stop = _stop_on_signals()
     engine = make_engine(settings.registry.url)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from tecwatch.db import make_engine
 from tecwatch.registry.migrate import upgrade
 
-from tecwatch.ingest.store import InfluxStore, SQLiteStore, TimeSeriesStore
+from tecwatch.store import InfluxStore, SQLiteStore, TimeSeriesStore
 from tecwatch.localservices import Influxd, Mosquitto
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tecwatch.db import make_engine
 from tecwatch.ingest.runner import IngestWorker
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.localservices import Mosquitto
 from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import Alert, AlertState, ContactRoute, EscalationChain, EscalationStep, Responder, ResponderKind

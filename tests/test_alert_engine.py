@@ -262,7 +262,7 @@ def test_low_battery_raises_one_alert_per_home(registry):
 
 def test_health_pass_finds_silent_hubs_and_devices():
     from tecwatch.alerts.health import health_hits
-    from tecwatch.ingest.store.base import DeviceLastSeen
+    from tecwatch.store.base import DeviceLastSeen
 
     now = T0
     seen = [

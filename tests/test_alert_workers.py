@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.partition import owner
 from tecwatch.db import make_engine
-from tecwatch.ingest.store.influx import InfluxStore
+from tecwatch.store.influx import InfluxStore
 from tecwatch.localservices import Mosquitto
 from tecwatch.registry.models import Alert, AlertEvent
 

@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta, timezone
 
 
 from tecwatch.alerts.backtest import backtest_store
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.simulators.backfill import backfill
 from tecwatch.simulators.home import make_home
 from tecwatch.simulators.scenarios import parse_scenario

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts import service
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.devices import Channel, make_reading
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.registry.models import AccessLog, Alert, AlertEvent, FamilyConsent, Home, HomeBaseline, LeftReason, Outcome, Resident
 
 from apisupport import api_server, seed_cast, signed_in

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.api import familyview, homeview
 from tecwatch.devices import Channel, make_reading
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.registry.models import Device, HomeBaseline
 from tecwatch.settings import AlertSettings
 

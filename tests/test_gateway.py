@@ -19,7 +19,7 @@ from tecwatch.devices import Channel
 from tecwatch.gateway.config import GatewayConfig, GatewayConfigError, load_config
 from tecwatch.gateway.runner import Gateway
 from tecwatch.ingest.runner import IngestWorker
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 
 from tecwatch.localservices import Mosquitto
 from tecwatch.settings import BrokerSettings, IngestSettings, RegistrySettings, Settings

@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from tecwatch.devices import Channel, Reading, make_reading
-from tecwatch.ingest.store import InfluxStore, StoreRejected, StoreUnavailable
-from tecwatch.ingest.store.lineprotocol import line
+from tecwatch.store import InfluxStore, StoreRejected, StoreUnavailable
+from tecwatch.store.lineprotocol import line
 from tecwatch.localservices import Influxd
 
 

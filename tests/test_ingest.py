@@ -23,7 +23,7 @@ from support import Publisher, count_stored, expected_keys, reading_stream, stor
 
 @pytest.fixture
 def sqlite_store(tmp_path):
-    from tecwatch.ingest.store.sqlite import SQLiteStore
+    from tecwatch.store.sqlite import SQLiteStore
 
     s = SQLiteStore(tmp_path / "embedded-readings.db")
     yield s
@@ -316,7 +316,7 @@ def test_fuzzed_payloads_never_stop_valid_data(fuzz_worker, batch):
 
 
 def test_a_reading_the_store_refuses_is_dead_lettered_and_the_rest_stored(broker, tmp_path, influxd):
-    from tecwatch.ingest.store import InfluxStore
+    from tecwatch.store import InfluxStore
 
     store = InfluxStore(influxd.url, f"conflict_{uuid.uuid4().hex[:8]}")
     sent = reading_stream(40, homes=2, devices=2)  # dev-0 motion, dev-1 temperature

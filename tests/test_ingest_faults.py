@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tecwatch.ingest.store.influx import InfluxStore
+from tecwatch.store.influx import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
 
 from support import Publisher, TecwatchProcess, count_stored, expected_keys, reading_stream, stored_keys, wait_until

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.scheduler import RuleRunner
 from tecwatch.alerts.signals import BED_IN, BED_OUT, N_SIGNALS, OFFLINE
-from tecwatch.ingest.store.sqlite import SQLiteStore
+from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.registry.models import Alert, Device, Home, HomeBaseline
 from tecwatch.settings import AlertSettings
 from tecwatch.simulators.backfill import backfill

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tecwatch.devices import Channel, Reading, make_reading
-from tecwatch.ingest.store import ActivityCount, DeviceLastSeen, StoreRejected, apply_retention
-from tecwatch.ingest.store.base import count_order
+from tecwatch.store import ActivityCount, DeviceLastSeen, StoreRejected, apply_retention
+from tecwatch.store.base import count_order
 
 UTC = timezone.utc
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, midnight UTC
@@ -315,7 +315,7 @@ def test_writer_and_readers_in_threads(store):
 def test_sqlite_fills_last_seen_for_a_store_written_before_it_kept_one(tmp_path):
     import sqlite3
 
-    from tecwatch.ingest.store.sqlite import SQLiteStore
+    from tecwatch.store.sqlite import SQLiteStore
 
     path = tmp_path / "old.db"
     s = SQLiteStore(path)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from tecwatch.db import make_engine
 from tecwatch.gateway.forwarder import Forwarder
 from tecwatch.gateway.outbox import Outbox
-from tecwatch.ingest.store.influx import InfluxStore
+from tecwatch.store.influx import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
 from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import Alert, ContactRoute, EscalationChain, EscalationStep, Notification, NotificationStatus, Responder, ResponderKind
