@@ -10,8 +10,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-ValueKind = Literal["bool", "float", "int", "choice"]
+ValueKind = Literal["bool", "float", "int", "choice", "text"]
 Value = bool | float | int | str
+
+# A "text" field is free text of at most this many characters, with no control characters or
+# backslashes (they do not survive InfluxDB line protocol).
+TEXT_MAX_LENGTH = 1024
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f\\]*$"
 
 
 class Channel(StrEnum):
@@ -132,6 +137,9 @@ DEVICE_TYPES: dict[str, DeviceType] = {
                 FieldSpec("power", "float", "W", required=True, minimum=0, maximum=4000),
                 FieldSpec("energy", "float", "kWh", minimum=0),
                 FieldSpec("state", "choice", choices=("ON", "OFF")),
+                # Mains, not the battery `voltage` (mV) of radio sensors.
+                FieldSpec("mains_voltage", "float", "V", minimum=0, maximum=500, description="mains voltage"),
+                FieldSpec("current", "float", "A", minimum=0, maximum=100),
             ),
             # A kettle or microwave drawing real power means someone is using it.
             activity_when=(Condition("power", "ge", 20.0),),
@@ -180,6 +188,17 @@ DEVICE_TYPES: dict[str, DeviceType] = {
                           description="readings dropped because the outbox was full"),
                 FieldSpec("zigbee", "choice", choices=("online", "offline"), description="Zigbee2MQTT bridge state"),
                 FieldSpec("devices_offline", "float", "devices", minimum=0),
+                FieldSpec("offline_devices", "text",
+                          description="ids of the devices offline, comma-separated, sorted; empty when none"),
+                FieldSpec("unknown_actions", "float", "messages", minimum=0,
+                          description="button actions the hub's config does not map, since the gateway started"),
+                FieldSpec("bad_last_seen", "float", "messages", minimum=0,
+                          description="device times replaced by the hub's clock as implausible, since start"),
+                # Signed, hub clock minus reference. Wide: a hub without a real-time clock boots
+                # in 1970, about -1.9e9 s, and that must still be reportable.
+                FieldSpec("clock_offset_s", "float", "s", minimum=-1e10, maximum=1e10,
+                          description="hub clock minus the platform's (or NTP's estimate); absent when unknown"),
+                FieldSpec("clock_synced", "bool", description="the hub's kernel says NTP has its clock in sync"),
             ),
             # The hub's last will: the platform must hear of a dead hub at once, and of its return.
             alarm_when=(Condition("status", "eq", "offline"),),
@@ -198,10 +217,15 @@ def device_type(name: str) -> DeviceType | None:
     return DEVICE_TYPES.get(name)
 
 
+_BATTERY_FIELDS = frozenset({"battery", "battery_low", "voltage"})
+
+
 def fields_of(dt: DeviceType) -> tuple[FieldSpec, ...]:
-    """The type's own fields plus, for radio sensors, the common ones."""
+    """The type's own fields plus, for radio sensors, the common ones (the battery's only for
+    battery-powered types: a mains plug's 241 V is never a battery voltage in mV)."""
     own = {f.name for f in dt.fields}
-    return dt.fields + tuple(f for f in COMMON_FIELDS if dt.radio and f.name not in own)
+    return dt.fields + tuple(f for f in COMMON_FIELDS if dt.radio and f.name not in own
+                             and (dt.battery_powered or f.name not in _BATTERY_FIELDS))
 
 
 def all_field_kinds() -> dict[str, ValueKind]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -74,11 +75,20 @@ class PlatformBroker(_Strict):
         return self
 
 
+# A Zigbee2MQTT action name, or a prefix ending in "*" ("double*"), or "*" for any action.
+ActionPattern = Annotated[str, Field(pattern=r"^([^\s*]+\*?|\*)$")]
+
+
 class ConfiguredDevice(_Strict):
     friendly_name: str = Field(min_length=1)
     device_id: str = Field(pattern=ID_PATTERN)
     type: str
     room: str | None = Field(None, pattern=ROOM_PATTERN)
+    # Which of the device's Zigbee2MQTT actions mean help / cancel (case-insensitive); unset,
+    # the type's defaults (gateway/zigbee.py DEFAULT_ACTIONS). With help_actions set, any other
+    # action is unknown: logged, counted in the heartbeat, and not taken as a press.
+    help_actions: list[ActionPattern] | None = Field(None, min_length=1)
+    cancel_actions: list[ActionPattern] | None = None
 
     @field_validator("type")
     @classmethod
@@ -87,6 +97,24 @@ class ConfiguredDevice(_Strict):
             known = ", ".join(t for t in DEVICE_TYPES if t != GATEWAY_DEVICE_ID)
             raise ValueError(f"unknown device type {v!r}; known types: {known}")
         return v
+
+    @field_validator("help_actions", "cancel_actions")
+    @classmethod
+    def _lowercase(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else [a.lower() for a in v]
+
+    @model_validator(mode="after")
+    def _sensible_actions(self) -> ConfiguredDevice:
+        if self.help_actions is None and self.cancel_actions is None:
+            return self
+        if not any(f.name == "action" for f in DEVICE_TYPES[self.type].fields):
+            raise ValueError(f"a {self.type} has no button actions; remove help_actions/cancel_actions")
+        if "*" in (self.cancel_actions or ()):
+            raise ValueError("cancel_actions '*' would make every press a cancel")
+        both = sorted(set(self.help_actions or ()) & set(self.cancel_actions or ()))
+        if both:
+            raise ValueError(f"{', '.join(both)} cannot be both a help and a cancel action")
+        return self
 
 
 class GatewayConfig(_Strict):
@@ -97,6 +125,9 @@ class GatewayConfig(_Strict):
     # Messages published to the platform and not yet acknowledged, at most.
     max_in_flight: int = Field(500, ge=1, le=10_000)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    # The platform's web address (e.g. its /healthz): the heartbeat's clock offset is measured
+    # against its Date header. Unset, the kernel's NTP state is reported instead.
+    clock_check_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+([/?][^\s]*)?$")
     local: LocalBroker = LocalBroker()
     platform: PlatformBroker
     devices: list[ConfiguredDevice] = Field(min_length=1)

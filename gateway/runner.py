@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tecwatch.gateway.bridge import ZigbeeBridge, status_topic
+from tecwatch.gateway.clock import ClockCheck
 from tecwatch.gateway.config import GatewayConfig
 from tecwatch.gateway.forwarder import Forwarder
 from tecwatch.gateway.outbox import Outbox
@@ -37,6 +38,7 @@ class Gateway:
         self._status_topic = status_topic(config.home_id)
         self.outbox = Outbox(config.outbox_path, config.outbox_max_messages)
         self.bridge = ZigbeeBridge(config, self.outbox, on_change=self._beat.set)
+        self.clock = ClockCheck(config.clock_check_url, ca_file=config.platform.tls_ca_file)
 
         self.platform = BrokerConnection(config.platform_broker(), f"tecwatch-gw-{config.home_id}", persistent=False)
         pc = self.platform.client
@@ -104,6 +106,8 @@ class Gateway:
             "refused": self.forwarder.refused,
             "local": self.bridge.counts(),
             "devices_offline": self.bridge.offline_devices(),
+            "problems": self.bridge.problems(),
+            "clock": self.clock.status_values(),
         }
 
     # -- MQTT callbacks (paho network threads) -----------------------------------------------
@@ -160,6 +164,7 @@ class Gateway:
                 log.exception("heartbeat failed")
 
     def _heartbeat(self) -> None:
+        self.clock.check_if_due()  # here, so a slow reference delays heartbeats, never messages
         client = self.platform.client
         if not client.is_connected():
             log.warning("platform broker unreachable; %d messages waiting in the outbox", self.outbox.depth())
@@ -178,6 +183,7 @@ class Gateway:
             "outbox_depth": float(self.outbox.depth()),
             "outbox_dropped": float(self.outbox.dropped()),
             **self.bridge.status_values(),
+            **self.clock.status_values(),
         }
         return json.dumps(body).encode()
 
@@ -191,6 +197,6 @@ def run_gateway(config: GatewayConfig, stop: threading.Event, stats_interval_s: 
             s = gateway.stats()
             log.info("gateway %s: connected=%s sent=%d outbox=%d dropped=%d local=%s",
                      config.home_id, s["connected"], s["sent"], s["outbox_depth"], s["outbox_dropped"],
-                     {k: v for k, v in s["local"].items() if v})
+                     {k: v for k, v in {**s["local"], **s["problems"]}.items() if v})
     finally:
         gateway.stop()
