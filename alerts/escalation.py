@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from time import monotonic
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -81,6 +82,7 @@ class Dispatcher:
         self._sender = sender
         self._clock = clock
         self._kick = threading.Event()
+        self.last_pass_at = monotonic()  # when a pass last completed: the health check's progress
 
     def kick(self) -> None:
         """Something is due now (a new alert): don't wait for the next interval."""
@@ -94,6 +96,7 @@ class Dispatcher:
                 return
             try:
                 self.run_once()
+                self.last_pass_at = monotonic()
             except Exception:  # a database blip must not end escalation for good
                 log.exception("escalation/delivery pass failed; retrying")
                 stop.wait(1.0)

@@ -30,7 +30,7 @@ PRIORITY: dict[str, int] = {
     "pendant": 1, "fall_detected": 1, "smoke": 1, "flood": 1,
     "no_activity": 2, "not_up": 2, "door_at_night": 2, "long_stay": 2, "cold_home": 2,
     "night_bathroom_increase": 3, "hub_offline": 3,
-    "device_silent": 4, "low_battery": 4,
+    "device_silent": 4, "low_battery": 4, "hub_clock_wrong": 4,
 }
 
 # Each rule in plain words, for people who are not operators (families, notifications).
@@ -41,6 +41,7 @@ RULE_TITLES: dict[str, str] = {
     "long_stay": "In one room for longer than usual", "cold_home": "The home is cold",
     "night_bathroom_increase": "More night-time bathroom visits than usual", "hub_offline": "The hub is offline",
     "device_silent": "A sensor has stopped reporting", "low_battery": "A battery is low",
+    "hub_clock_wrong": "The home hub's clock is wrong",
 }
 
 
@@ -71,11 +72,13 @@ def raise_alert(
     reason: str = "",
     detail: dict[str, Any] | None = None,
     actor: str = "alert-engine",
+    times: int = 1,
 ) -> Raised:
     """Open an alert, or attach this occurrence to the open one for the same home and rule.
+    ``times`` > 1 attaches that many occurrences at once (a burst), as one trail event.
     The caller commits; nothing is notified before that."""
     existing = open_alert(session, home_id, rule)
-    if existing is None:
+    if existing is None and times == 1:
         alert = Alert(
             home_id=home_id, rule=rule, priority=PRIORITY.get(rule, 3), state=AlertState.RAISED,
             device_id=device_id, reason=reason, detail=detail or {}, occurred_at=occurred_at,
@@ -94,10 +97,13 @@ def raise_alert(
             session.add(AlertEvent(alert_id=alert.id, at=now, actor=actor, kind="raised",
                                    to_state=AlertState.RAISED, note=reason, detail={"occurred_at": occurred_at.isoformat()}))
             return Raised(alert, True)
-    existing.repeats += 1
+    if existing is None:
+        raise ValueError(f"no open {rule} alert at {home_id} to attach {times} repeats to")
+    existing.repeats += times
     existing.last_seen_at = max(existing.last_seen_at, occurred_at)
+    detail = {"occurred_at": occurred_at.isoformat(), "device_id": device_id}
     session.add(AlertEvent(alert_id=existing.id, at=now, actor=actor, kind="repeated", note=reason,
-                           detail={"occurred_at": occurred_at.isoformat(), "device_id": device_id}))
+                           detail=detail if times == 1 else detail | {"times": times}))
     return Raised(existing, False)
 
 

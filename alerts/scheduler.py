@@ -163,10 +163,10 @@ def _copy_overlap(src: Signals, dst: Signals) -> None:
 
 
 def start_scheduler(runner: RuleRunner, settings: AlertSettings,
-                    on_health_pass: Callable[[], None] | None = None,
+                    on_pass: Callable[[str], None] | None = None,
                     retention: Callable[[], None] | None = None) -> BackgroundScheduler:
-    """The jobs; ``on_health_pass`` is called after each device-health pass that succeeded,
-    ``retention`` nightly."""
+    """The jobs; ``on_pass`` is called with the job's id after each run that succeeded (the
+    health check's progress), ``retention`` nightly."""
     scheduler = BackgroundScheduler(timezone=settings.timezone)
     if runner.membership is not None:
         runner.membership.renew()  # before the first pass, so it knows its homes
@@ -174,9 +174,8 @@ def start_scheduler(runner: RuleRunner, settings: AlertSettings,
                           id="worker_lease", max_instances=1, coalesce=True)
     if retention is not None:
         scheduler.add_job(retention, "cron", hour=4, minute=15, id="retention", max_instances=1, coalesce=True)
-    if on_health_pass is not None:
-        scheduler.add_listener(lambda event: on_health_pass() if event.job_id == "device_health" else None,
-                               EVENT_JOB_EXECUTED)
+    if on_pass is not None:
+        scheduler.add_listener(lambda event: on_pass(event.job_id), EVENT_JOB_EXECUTED)
     scheduler.add_job(runner.health_pass, "interval", seconds=settings.health_interval_s, id="device_health",
                       max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
     scheduler.add_job(runner.pattern_pass, "interval", seconds=settings.pattern_interval_s, id="activity_patterns",

@@ -15,8 +15,11 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from .catalogue import LOW_BATTERY_PERCENT, DEVICE_TYPES, Channel, Condition, DeviceType, FieldSpec, Value, fields_of
+from .catalogue import TEXT_MAX_LENGTH, TEXT_PATTERN
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+# The stores keep seq as a signed 64-bit integer.
+MAX_SEQ = 2**63 - 1
 ROOM_PATTERN = r"^[^\x00-\x1f\x7f\\]{1,64}$"
 # Envelope keys: everything else in a payload is a device value.
 ENVELOPE = frozenset({"type", "ts", "seq", "room", "home_id", "device_id"})
@@ -38,6 +41,10 @@ class Reading:
     values: dict[str, Value]
     activity: bool
     alarm: bool
+    # Set when the device's own time could not be used (a hub with a wrong clock): ``ts`` is
+    # then the platform's receive time and ``device_ts`` what the device said, if anything.
+    clock_skewed: bool = False
+    device_ts: datetime | None = None
 
 
 def make_reading(
@@ -50,12 +57,14 @@ def make_reading(
     seq: int | None,
     room: str | None,
     values: dict[str, Value],
+    clock_skewed: bool = False,
+    device_ts: datetime | None = None,
 ) -> Reading:
     """Build a Reading, deriving activity and alarm from the catalogue."""
     dt = DEVICE_TYPES[device_type]
     return Reading(
         home_id, device_id, device_type, channel, ts, seq, room, values,
-        _any_holds(dt.activity_when, values), _any_holds(dt.alarm_when, values),
+        _any_holds(dt.activity_when, values), _any_holds(dt.alarm_when, values), clock_skewed, device_ts,
     )
 
 
@@ -71,7 +80,7 @@ class _Envelope(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
 
     ts: AwareDatetime
-    seq: Annotated[int, Field(ge=0)]
+    seq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
     # Free text, but no control characters or backslashes (they do not survive line protocol).
     room: Annotated[str, Field(pattern=ROOM_PATTERN)] | None = None
     home_id: Annotated[str, Field(pattern=ID_PATTERN)] | None = None
@@ -82,7 +91,7 @@ class _StatusEnvelope(_Envelope):
     # A gateway's last will is published by the broker when the hub vanishes; it carries no
     # time or sequence of its own, so arrival time stands in for event time.
     ts: AwareDatetime | None = None
-    seq: Annotated[int, Field(ge=0)] | None = None
+    seq: Annotated[int, Field(ge=0, le=MAX_SEQ)] | None = None
 
 
 def _annotation(spec: FieldSpec) -> Any:
@@ -90,6 +99,8 @@ def _annotation(spec: FieldSpec) -> Any:
         return bool
     if spec.kind == "choice":
         return Literal[spec.choices]
+    if spec.kind == "text":
+        return Annotated[str, Field(max_length=TEXT_MAX_LENGTH, pattern=TEXT_PATTERN)]
     base = float if spec.kind == "float" else int
     return Annotated[base, Field(ge=spec.minimum, le=spec.maximum)]
 

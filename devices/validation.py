@@ -5,6 +5,7 @@ Never raises for bad input: whatever arrives, the caller gets one of the two bac
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -19,6 +20,7 @@ from .payloads import (
     DevicePayload,
     GatewayStatusPayload,
     Reading,
+    for_alert_engine,
     make_reading,
     payload_values,
 )
@@ -41,6 +43,12 @@ class RejectReason(StrEnum):
     INVALID_VALUE = "invalid_value"
     HOME_MISMATCH = "home_mismatch"
     WRONG_CHANNEL = "wrong_channel"
+
+
+# A message the alert engine must see (alarm, cancel, hub status) is not dropped for these: it
+# is taken at the platform's receive time and marked as clock-skewed.
+TIME_REASONS = frozenset({RejectReason.MISSING_TS, RejectReason.INVALID_TS, RejectReason.TS_IN_FUTURE,
+                          RejectReason.TS_TOO_OLD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +141,11 @@ def _explain(err: ValidationError, tagged: bool) -> Rejection:
     return Rejection(RejectReason.INVALID_VALUE, detail)
 
 
-def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Limits) -> Reading | Rejection:
-    """Validate one message. ``received_at`` is arrival time (UTC), used only for sanity checks."""
+def parse_message(
+    topic: str, payload: bytes, received_at: datetime, limits: Limits, *, allow_clock_skew: bool = True
+) -> Reading | Rejection:
+    """Validate one message. ``received_at`` is arrival time (UTC), used for sanity checks and
+    as the event time of an alarm whose own time is unusable (``allow_clock_skew``)."""
     if len(payload) > limits.max_payload_bytes:
         return Rejection(
             RejectReason.OVERSIZE, f"payload is {len(payload)} bytes; the limit is {limits.max_payload_bytes}"
@@ -143,10 +154,16 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Lim
     if isinstance(where, Rejection):
         return where
     adapter = GatewayStatusPayload if where.channel is Channel.STATUS else DevicePayload
+    time_problem: Rejection | None = None
     try:
         model = adapter.validate_json(payload)
     except ValidationError as err:
-        return _explain(err, tagged=adapter is DevicePayload)
+        rejection = _explain(err, tagged=adapter is DevicePayload)
+        model = _at_receive_time(adapter, payload, received_at) if (
+            allow_clock_skew and rejection.reason in TIME_REASONS) else None
+        if model is None:
+            return rejection
+        time_problem = rejection
     except (ValueError, TypeError) as err:  # e.g. invalid UTF-8 surrogates
         return Rejection(RejectReason.NOT_JSON, str(err)[:200])
 
@@ -162,31 +179,68 @@ def parse_message(topic: str, payload: bytes, received_at: datetime, limits: Lim
         return Rejection(
             RejectReason.HOME_MISMATCH, f"payload device_id {model.device_id!r} but topic device {where.device_id!r}"
         )
-
-    ts = model.ts.astimezone(timezone.utc) if model.ts is not None else received_at
-    if ts.microsecond % 1000:
-        # Stores keep milliseconds; truncate here so every consumer sees the stored time.
-        ts = ts.replace(microsecond=ts.microsecond // 1000 * 1000)
-    ahead = ts - received_at
-    if ahead > limits.max_future:
-        return Rejection(
-            RejectReason.TS_IN_FUTURE,
-            f"ts {ts.isoformat()} is {ahead.total_seconds():.0f}s ahead of the platform clock",
-        )
-    if -ahead > limits.max_age:
-        return Rejection(
-            RejectReason.TS_TOO_OLD, f"ts {ts.isoformat()} is older than {limits.max_age.days} days"
-        )
     values = payload_values(model)
     if not values:
         return Rejection(RejectReason.INVALID_VALUE, f"a {dt.name} message must carry at least one of its values")
-    return make_reading(
+
+    ts: datetime | None = None
+    if time_problem is None:
+        ts, time_problem = _event_time(model.ts, received_at, limits)
+    reading = make_reading(
         home_id=where.home_id,
         device_id=where.device_id,
         device_type=dt.name,
         channel=where.channel,
-        ts=ts,
+        ts=_whole_ms(received_at) if time_problem is not None or ts is None else ts,
         seq=model.seq,
         room=model.room,
         values=values,
     )
+    if time_problem is None:
+        return reading
+    if not (allow_clock_skew and for_alert_engine(reading)):
+        return time_problem
+    # An alarm is never dropped because of its time: raise it now, keeping what the device said.
+    reading.clock_skewed = True
+    reading.device_ts = ts
+    return reading
+
+
+def _whole_ms(ts: datetime) -> datetime:
+    # Stores keep milliseconds; truncate here so every consumer sees the stored time.
+    return ts.replace(microsecond=ts.microsecond // 1000 * 1000) if ts.microsecond % 1000 else ts
+
+
+def _event_time(
+    claimed: datetime | None, received_at: datetime, limits: Limits
+) -> tuple[datetime | None, Rejection | None]:
+    """The UTC event time (to the millisecond), None when the message has none (a last will,
+    sent by the broker), and why it cannot be used, if so."""
+    if claimed is None:
+        return None, None
+    try:
+        ts = _whole_ms(claimed.astimezone(timezone.utc))
+    except (OverflowError, ValueError):  # e.g. year 1 at +14:00 is before the first representable instant
+        return None, Rejection(RejectReason.INVALID_TS, f"ts {claimed.isoformat()} is out of range")
+    ahead = ts - received_at
+    if ahead > limits.max_future:
+        return ts, Rejection(
+            RejectReason.TS_IN_FUTURE,
+            f"ts {ts.isoformat()} is {ahead.total_seconds():.0f}s ahead of the platform clock",
+        )
+    if -ahead > limits.max_age:
+        return ts, Rejection(RejectReason.TS_TOO_OLD, f"ts {ts.isoformat()} is older than {limits.max_age.days} days")
+    return ts, None
+
+
+def _at_receive_time(adapter, payload: bytes, received_at: datetime):  # noqa: ANN001 - a pydantic TypeAdapter
+    """The payload validated again with the receive time in place of its unusable ``ts``, or
+    None if it is still invalid (then it is rejected for its time as usual)."""
+    try:
+        body = json.loads(payload)
+        if not isinstance(body, dict):
+            return None
+        body["ts"] = received_at
+        return adapter.validate_python(body)
+    except (ValidationError, ValueError, TypeError, RecursionError):
+        return None

@@ -1,7 +1,9 @@
 """Dead-letter store: messages that were rejected, kept with their raw bytes for inspection.
 
 Lives in the registry database (SQLite by default, PostgreSQL in production) so every ingest
-worker writes to, and an operator lists from, one place.
+worker writes to, and an operator lists from, one place. Only the first few KB of a payload
+are kept (with its original length): enough to see what was wrong, not a place to store
+whatever a publisher sends. Dead letters are deleted after a retention period.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ dead_letters = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("reason", String(40), nullable=False, index=True),
     Column("detail", Text, nullable=False),
+    Column("payload_length", Integer, nullable=True),  # the original size; NULL before it was kept
 )
+
+# Exception texts and payload fragments end up in the detail: keep it printable and bounded.
+_MAX_DETAIL = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,22 @@ class DeadLetter:
     detail: str
     received_at: datetime
     id: int | None = None
+    payload_length: int | None = None
+
+
+def dead_letter(topic: str, payload: bytes, reason: str, detail: str, received_at: datetime,
+                keep_bytes: int = 4096) -> DeadLetter:
+    """A dead letter keeping the first ``keep_bytes`` of the payload and its original length.
+    Text that no database column would take (NUL, lone surrogates) is escaped."""
+    return DeadLetter(_text(topic, 1000), payload[:keep_bytes], reason, _text(detail, _MAX_DETAIL), received_at,
+                      payload_length=len(payload))
+
+
+def _text(value: str, limit: int) -> str:
+    value = value[:limit]
+    if "\x00" in value or not value.isprintable():
+        value = value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return value
 
 
 class DeadLetterStore:
@@ -66,6 +88,7 @@ class DeadLetterStore:
                 "payload": d.payload,
                 "reason": d.reason,
                 "detail": d.detail,
+                "payload_length": d.payload_length,
             }
             for d in letters
         ]
@@ -86,9 +109,15 @@ class DeadLetterStore:
                     reason=r.reason,
                     detail=r.detail,
                     received_at=_as_utc(r.received_at),
+                    payload_length=r.payload_length,
                 )
                 for r in conn.execute(q)
             ]
+
+    def delete_before(self, cutoff: datetime) -> int:
+        """Retention: forget dead letters received before ``cutoff``."""
+        with self._engine.begin() as conn:
+            return conn.execute(dead_letters.delete().where(dead_letters.c.received_at < cutoff)).rowcount
 
     def count_by_reason(self) -> dict[str, int]:
         q = select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason)

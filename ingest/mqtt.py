@@ -10,6 +10,7 @@ import paho.mqtt.client as mqtt
 
 from tecwatch.mqtt import BrokerConnection
 from tecwatch.settings import BrokerSettings, IngestSettings
+from tecwatch.supervise import Supervisor
 
 from .service import IngestService
 
@@ -24,8 +25,10 @@ class MqttIngest:
     on the new connection.
     """
 
-    def __init__(self, broker: BrokerSettings, settings: IngestSettings, service: IngestService):
+    def __init__(self, broker: BrokerSettings, settings: IngestSettings, service: IngestService,
+                 supervisor: Supervisor | None = None):
         self._settings = settings
+        self._supervisor = supervisor
         self._service = service
         self._conn = BrokerConnection(
             broker, settings.client_id, persistent=True, receive_maximum=settings.receive_maximum
@@ -42,7 +45,7 @@ class MqttIngest:
         self.subscribed = threading.Event()
 
     def start(self) -> None:
-        self._conn.start()
+        self._conn.start(self._supervisor)
 
     @property
     def connected(self) -> bool:
@@ -75,7 +78,12 @@ class MqttIngest:
         except UnicodeDecodeError:
             topic = msg._topic.decode("utf-8", "replace")  # noqa: SLF001  (rejected as bad_topic)
         ack = partial(self._ack, client, msg.mid, msg.qos, self._generation) if msg.qos else _no_ack
-        self._service.submit(topic, msg.payload, ack, redelivered=bool(msg.dup), retained=bool(msg.retain))
+        try:
+            self._service.submit(topic, msg.payload, ack, redelivered=bool(msg.dup), retained=bool(msg.retain))
+        except Exception:  # submit dead-letters its own failures; this is the very last resort
+            log.exception("ingest could not take a message on %r; acknowledging it so it is not redelivered "
+                          "for ever", topic[:200])
+            ack()
 
     def _ack(self, client: mqtt.Client, mid: int, qos: int, generation: int) -> None:
         if generation == self._generation:

@@ -10,67 +10,35 @@ idempotent in the store.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Generic, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from tecwatch.devices import Channel, Limits, Reading, Rejection, parse_message
+from tecwatch.devices import Channel, Reading, Rejection, parse_message
 from tecwatch.devices.payloads import for_alert_engine
+from tecwatch.devices.validation import Limits
+from tecwatch.health import Health
 from tecwatch.settings import IngestSettings
-
-from .alarms import AlarmSink
-from .deadletter import DeadLetter, DeadLetterStore
-from .stats import IngestCounters, IngestStats
 from tecwatch.store import StoreUnavailable, TimeSeriesStore
 from tecwatch.store.base import StoreRejected
+from tecwatch.supervise import Supervisor
+
+from .alarms import AlarmHandOff, AlarmSink, PendingAlarm
+from .deadletter import DeadLetter, DeadLetterStore, dead_letter
+from .mailbox import Mailbox
+from .stats import IngestCounters, IngestStats
 
 log = logging.getLogger(__name__)
 
 Ack = Callable[[], None]
-T = TypeVar("T")
 
 # While a batch fills, the writer looks at it this often.
 _POLL_S = 0.005
-
-
-class Mailbox(Generic[T]):
-    """Items posted by one thread and taken in bulk by another.
-
-    The taker is woken only when the box goes from empty to non-empty, never per item:
-    waking a thread per message makes threads trade the GIL on every reading.
-    """
-
-    def __init__(self) -> None:
-        self._items: deque[T] = deque()
-        self._mail = threading.Event()
-
-    def put(self, item: T) -> None:
-        self._items.append(item)
-        if not self._mail.is_set():
-            self._mail.set()
-
-    def wait(self, timeout: float) -> bool:
-        """True once there is something to take (False after ``timeout``)."""
-        if self._items:
-            return True
-        self._mail.clear()
-        if self._items:  # posted between the check and the clear
-            return True
-        return self._mail.wait(timeout) and bool(self._items)
-
-    def take(self, limit: int) -> list[T]:
-        items = self._items
-        return [items.popleft() for _ in range(min(len(items), limit))]
-
-    def __len__(self) -> int:
-        return len(self._items)
+INTERNAL_ERROR = "internal_error"
 
 
 def utc_now() -> datetime:
@@ -86,7 +54,7 @@ class _Pending:
     received_at: datetime
     reading: Reading | None = None
     letter: DeadLetter | None = None
-    alarm_done: threading.Event | None = None
+    alarm: PendingAlarm | None = None
 
 
 class IngestService:
@@ -97,10 +65,11 @@ class IngestService:
         alarm_sink: AlarmSink,
         settings: IngestSettings,
         clock: Callable[[], datetime] = utc_now,
+        supervisor: Supervisor | None = None,
     ):
+        self._supervisor = supervisor or Supervisor()
         self._store = store
         self._dead_letters = dead_letters
-        self._alarm_sink = alarm_sink
         self._settings = settings
         self._clock = clock
         self._limits = Limits(
@@ -111,46 +80,58 @@ class IngestService:
         # Validation runs on the network thread (an extra thread costs more in GIL hand-offs
         # than it saves); the writer takes validated messages in whole batches.
         self._validated: Mailbox[_Pending] = Mailbox()
-        self._alarms: queue.SimpleQueue[tuple[Reading, threading.Event]] = queue.SimpleQueue()
         self._counters = IngestCounters()
         self._stopping = threading.Event()
+        self._alarms = AlarmHandOff(alarm_sink, settings, self._stopping)
         self._threads: list[threading.Thread] = []
+        self._last_progress = time.monotonic()
 
     # -- adapter side -------------------------------------------------------------------------
 
     def submit(self, topic: str, payload: bytes, ack: Ack, *, redelivered: bool = False, retained: bool = False) -> None:
-        """Take one message. Never raises for bad input; fast enough for the network thread."""
+        """Take one message. Never raises: whatever goes wrong with one message makes it a dead
+        letter, which is acknowledged like any other, so it is never redelivered for ever."""
         c = self._counters
         c.received += 1
         if redelivered:
             c.redelivered += 1
         now = self._clock()
         item = _Pending(topic, payload, ack, time.monotonic(), now)
-        result = parse_message(topic, payload, now, self._limits)
+        try:
+            self._classify(item, retained)
+        except Exception as err:  # noqa: BLE001 - a bug or an input nobody foresaw
+            log.exception("internal error on a message on %r; dead-lettered", topic[:200])
+            item.reading, item.alarm = None, None
+            item.letter = self._letter(item, INTERNAL_ERROR, f"{type(err).__name__}: {err}")
+        self._validated.put(item)
+
+    def _classify(self, item: _Pending, retained: bool) -> None:
+        # A retained copy is the broker replaying an old message on subscribe: its time is taken
+        # as it is, never replaced by the receive time as a live alarm's would be.
+        result = parse_message(item.topic, item.payload, item.received_at, self._limits,
+                               allow_clock_skew=not retained)
         if isinstance(result, Rejection):
-            item.letter = DeadLetter(topic, payload, result.reason.value, result.detail, now)
+            item.letter = self._letter(item, result.reason.value, result.detail)
         elif retained and result.channel is Channel.STATUS:
             # A retained status is the broker replaying a hub's last known state on subscribe,
             # not a new event; storing it again would invent an event at arrival time.
-            c.retained_skipped += 1
+            self._counters.retained_skipped += 1
         else:
             item.reading = result
             if for_alert_engine(result):  # alarms, cancels, low batteries: never behind the store
-                c.alarms += result.alarm
-                item.alarm_done = threading.Event()
-                self._alarms.put((result, item.alarm_done))
-        self._validated.put(item)
+                self._counters.alarms += result.alarm
+                item.alarm = PendingAlarm(result)
+                self._alarms.put(item.alarm)
+
+    def _letter(self, item: _Pending, reason: str, detail: str) -> DeadLetter:
+        return dead_letter(item.topic, item.payload, reason, detail, item.received_at,
+                           self._settings.dead_letter_keep_bytes)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        for name, target in (
-            ("ingest-writer", self._writer_loop),
-            ("ingest-alarms", self._alarm_loop),
-        ):
-            t = threading.Thread(target=target, name=name, daemon=True)
-            t.start()
-            self._threads.append(t)
+        for name, target in (("ingest-writer", self._writer_loop), ("ingest-alarms", self._alarms.run)):
+            self._threads.append(self._supervisor.spawn(name, target, self._stopping))
 
     def drain(self, timeout: float) -> bool:
         """Wait until everything submitted so far is stored and acknowledged."""
@@ -170,7 +151,24 @@ class IngestService:
         self._threads.clear()
 
     def stats(self) -> IngestStats:
-        return self._counters.snapshot(pending=len(self._validated))
+        return self._counters.snapshot(pending=len(self._validated), alarm_retries=self._alarms.retries,
+                                       alarm_failures=self._alarms.failed)
+
+    def health(self) -> Health:
+        """Unhealthy when work is waiting and nothing was stored or acknowledged for
+        ``stall_after_s`` (a stuck thread, a store or alert engine that is down)."""
+        stats = self.stats()
+        now = time.monotonic()
+        waiting = stats.received - self._counters.settled
+        problem = None
+        quiet = now - self._last_progress
+        if waiting and quiet > self._settings.stall_after_s:
+            problem = f"{waiting} messages waiting and none stored or acknowledged for {quiet:.0f} s"
+        alarms_quiet = now - self._alarms.last_progress
+        if self._alarms.waiting() and alarms_quiet > self._settings.stall_after_s:
+            problem = (f"{self._alarms.waiting()} alarms waiting and none accepted by the alert engine for "
+                       f"{alarms_quiet:.0f} s")
+        return Health(problem, stats.summary())
 
     # -- writer -------------------------------------------------------------------------------
 
@@ -205,31 +203,69 @@ class IngestService:
         # Counted after the write: a reading the store refused has become a dead letter.
         readings = [p.reading for p in batch if p.reading is not None]
         letters = [p.letter for p in batch if p.letter is not None]
-        if letters and not self._retry("dead-letter store", lambda: self._dead_letters.add(letters)):
+        if letters and not self._retry("dead-letter store", lambda: self._keep_letters(letters)):
             return
         for p in batch:
-            if p.alarm_done is not None and not self._wait_alarm(p.alarm_done):
+            if p.alarm is not None and not self._wait_alarm(p.alarm.done):
                 return
+        failed = [self._letter(p, INTERNAL_ERROR, f"alarm not raised: {p.alarm.failure}")
+                  for p in batch if p.alarm is not None and p.alarm.failure]
+        if failed and not self._retry("dead-letter store", lambda: self._keep_letters(failed)):
+            return
         for p in batch:
             p.ack()
         self._counters.record_batch(readings, letters, batch[0].received_mono, len(batch))
+        self._last_progress = time.monotonic()
 
     def _write_readings(self, batch: Sequence[_Pending]) -> None:
         readings = [p.reading for p in batch if p.reading is not None]
         try:
             self._store.write(readings)
-        except StoreRejected as err:
-            # The store refused something in the batch: store what it accepts one by one and
-            # dead-letter the rest, rather than retrying a poison batch forever.
-            log.error("store rejected a batch (%s); writing one by one", err)
+        except (StoreUnavailable, SQLAlchemyError, OSError):
+            raise  # retried
+        except Exception as err:  # noqa: BLE001 - StoreRejected, or a fault with some reading
+            # Store what it accepts one by one and dead-letter the rest, rather than retrying
+            # a poison batch for ever.
+            log.error("store refused a batch (%s: %s); writing one by one", type(err).__name__, err)
             for p in batch:
-                if p.reading is None:
-                    continue
-                try:
-                    self._store.write([p.reading])
-                except StoreRejected as one:
-                    p.letter = DeadLetter(p.topic, p.payload, "store_rejected", str(one)[:500], p.received_at)
-                    p.reading = None
+                if p.reading is not None:
+                    self._write_one(p)
+
+    def _write_one(self, p: _Pending) -> None:
+        try:
+            self._store.write([p.reading])
+            return
+        except StoreRejected as err:
+            reason, detail = "store_rejected", str(err)
+        except (StoreUnavailable, SQLAlchemyError, OSError):
+            raise
+        except Exception as err:  # noqa: BLE001
+            # Is it this reading, or a store failing in a way nobody foresaw? A store that still
+            # answers says it is the reading; one that does not is retried like any outage.
+            self._store.ping()
+            reason, detail = INTERNAL_ERROR, f"{type(err).__name__}: {err}"
+        log.error("reading on %s dead-lettered: %s", p.topic, detail[:300])
+        p.letter = self._letter(p, reason, detail)
+        p.reading = None
+
+    def _keep_letters(self, letters: list[DeadLetter]) -> None:
+        try:
+            self._dead_letters.add(letters)
+            return
+        except SQLAlchemyError as err:
+            if not _is_data_error(err):
+                raise  # the database is down: retried
+        for letter in letters:  # one the database will not take: keep the others whole
+            try:
+                self._dead_letters.add([letter])
+            except SQLAlchemyError as err:
+                if not _is_data_error(err):
+                    raise
+                log.error("dead letter on %r could not be kept whole (%s); keeping its reason", letter.topic[:200], err)
+                self._dead_letters.add([DeadLetter(
+                    letter.topic.encode("ascii", "backslashreplace").decode(), b"", letter.reason,
+                    f"{letter.detail[:300]!a} (payload not kept: {type(err).__name__})", letter.received_at,
+                    payload_length=letter.payload_length)])
 
     def _retry(self, what: str, action: Callable[[], None]) -> bool:
         """Run ``action`` until it succeeds, backing off; False if stopping first."""
@@ -256,22 +292,9 @@ class IngestService:
                 return False
         return True
 
-    # -- alarms -------------------------------------------------------------------------------
 
-    def _alarm_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                alarm, done = self._alarms.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            delay = self._settings.store_retry_min_s
-            while not self._stopping.is_set():
-                try:
-                    self._alarm_sink.accept(alarm)
-                    done.set()
-                    break
-                except Exception:  # the alert engine's failure must not stop alarm hand-off
-                    log.exception("alert engine did not accept alarm from %s; retrying", alarm.home_id)
-                    self._counters.alarm_retries += 1
-                    self._stopping.wait(delay)
-                    delay = min(delay * 2, self._settings.store_retry_max_s)
+def _is_data_error(err: SQLAlchemyError) -> bool:
+    """The database refused the data itself (e.g. a NUL in text on PostgreSQL), not the connection."""
+    from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+
+    return isinstance(err, (DataError, IntegrityError, ProgrammingError))

@@ -32,6 +32,8 @@ class IngestStats(BaseModel):
     store_healthy: bool
     store_retries: int
     alarm_retries: int
+    # Alarms the alert engine failed on every time (each kept as a dead letter, its reading stored).
+    alarm_failures: int
     # Arrival-to-acknowledgement time of the oldest message in the latest batch.
     ack_latency_ms: float | None
     # How far behind event time the newest stored reading is (outbox backlog shows here).
@@ -49,7 +51,8 @@ class IngestStats(BaseModel):
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
         return (
             f"received={self.received} written={self.written} rejected={self.rejected_total} ({reasons}) "
-            f"redelivered={self.redelivered} alarms={self.alarms} pending={self.pending} "
+            f"redelivered={self.redelivered} alarms={self.alarms}"
+            f"{f' ALARMS-NOT-RAISED={self.alarm_failures}' if self.alarm_failures else ''} pending={self.pending} "
             f"rate={self.written_per_s:.0f}/s ack_latency={ack} event_lag={lag} "
             f"store={'ok' if self.store_healthy else 'DOWN'}"
         )
@@ -68,7 +71,6 @@ class IngestCounters:
         self.rejected: Counter[str] = Counter()
         self.store_healthy = True
         self.store_retries = 0
-        self.alarm_retries = 0
         self.ack_latency_ms: float | None = None
         self.event_lag_s: float | None = None
         self._samples: deque[tuple[float, int]] = deque()
@@ -90,7 +92,7 @@ class IngestCounters:
         while self._samples and now - self._samples[0][0] > _RATE_WINDOW_S:
             self._samples.popleft()
 
-    def snapshot(self, pending: int) -> IngestStats:
+    def snapshot(self, pending: int, alarm_retries: int = 0, alarm_failures: int = 0) -> IngestStats:
         samples = list(self._samples)
         rate = 0.0
         if len(samples) >= 2 and samples[-1][0] > samples[0][0]:
@@ -106,7 +108,8 @@ class IngestCounters:
             pending=pending,
             store_healthy=self.store_healthy,
             store_retries=self.store_retries,
-            alarm_retries=self.alarm_retries,
+            alarm_retries=alarm_retries,
+            alarm_failures=alarm_failures,
             ack_latency_ms=self.ack_latency_ms,
             event_lag_s=self.event_lag_s,
             written_per_s=rate,

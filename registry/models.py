@@ -359,3 +359,14 @@ class RuleEpisode(Base):
     home_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     rule: Mapped[str] = mapped_column(String(40), primary_key=True)
     last_held_at: Mapped[datetime]
+
+
+class AlarmReceipt(Base):
+    """An alarm event already handled: a second copy of it (redelivered, retained, resent by a
+    gateway) raises nothing. The key is what the device said: its time and sequence number."""
+
+    __tablename__ = "alarm_receipts"
+    home_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)

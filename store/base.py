@@ -2,7 +2,8 @@
 
 Both implementations pass the same contract tests (tests/test_store_contract.py).
 Writes are idempotent: a reading is identified by (channel, home_id, device_id, ts at
-millisecond precision); writing it again replaces it, so redelivered duplicates are harmless.
+millisecond precision, seq); writing it again replaces it, so redelivered duplicates are
+harmless, while two readings of one device in the same millisecond are both kept.
 """
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ class TimeSeriesStore(Protocol):
 
     def delete_home(self, home_id: str) -> int | None:
         """Remove every reading, event and status of one home (erasure)."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers now (cheap)."""
 
     def close(self) -> None: ...
 

@@ -5,7 +5,9 @@ device_type, home_id and room (left out when None); fields are the reading's val
 their natural types (bool, float, string; int values are written as float, because a field
 has one type per measurement and the catalogue's numbers are floats), plus ``seq`` (integer,
 when known) and ``activity`` (integer 0/1 on every point, so it can be summed and so
-``last("activity")`` finds every device). Timestamps are written in milliseconds.
+``last("activity")`` finds every device). A point's time is its reading's millisecond plus
+the reading's sequence number (mod 10^6) in nanoseconds, so readings of one device in the same
+millisecond are kept apart; reads are in milliseconds.
 
 Writes go to ``/write`` on 1.x and through influxdb-client on 2.x/3.x (detected from
 ``/ping``); reads are InfluxQL over ``/query``, which all three versions answer.
@@ -180,13 +182,13 @@ class InfluxStore:
             )
 
     def write_lines(self, lines: Sequence[str]) -> None:
-        """Write ready-made line protocol (ms precision); returns once InfluxDB has accepted it."""
+        """Write ready-made line protocol (ns precision); returns once InfluxDB has accepted it."""
         self.connect()
         body = "\n".join(lines)
         if self._write_api is not None:
             self._write_v2(body)
             return
-        params = {"db": self.database, "precision": "ms"}
+        params = {"db": self.database, "precision": "ns"}
         data = body.encode()
         resp = self._send("POST", "/write", params=params, content=data)
         if resp.status_code == 404:  # database dropped behind our back: recreate it once
@@ -200,7 +202,7 @@ class InfluxStore:
         from urllib3.exceptions import HTTPError
 
         try:
-            self._write_api.write(bucket=self.database, record=body, write_precision=WritePrecision.MS)
+            self._write_api.write(bucket=self.database, record=body, write_precision=WritePrecision.NS)
         except ApiException as err:
             text = (err.body.decode(errors="replace") if isinstance(err.body, bytes) else err.body) or err.reason
             msg = f"InfluxDB write failed with HTTP {err.status}: {text}"
@@ -342,6 +344,11 @@ class InfluxStore:
                 "predicate": predicate}
         self._check(self._send("POST", "/api/v2/delete", params={"org": self._org or "", "bucket": self.database},
                                json=body), "delete")
+
+    def ping(self) -> None:
+        resp = self._send("GET", "/ping")
+        if resp.status_code >= 400:
+            self._check(resp, "ping")
 
     def close(self) -> None:
         self._http.close()

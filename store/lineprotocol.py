@@ -67,7 +67,11 @@ _MEASUREMENT = MappingProxyType({c: c.value for c in Channel})
 
 
 def line(r: Reading) -> str:
-    """One reading as a line of InfluxDB line protocol (ms precision). Raises ValueError."""
+    """One reading as a line of InfluxDB line protocol (ns precision). Raises ValueError.
+
+    The time is the reading's millisecond plus its sequence number (mod 10^6) in nanoseconds:
+    two readings of one device in the same millisecond (a door opened and closed) are two
+    points, while a redelivered copy (same time, same seq) still replaces itself."""
     head = (
         f"{_MEASUREMENT[r.channel]},device_id={_tag(r.device_id)},"
         f"device_type={_tag(r.device_type)},home_id={_tag(r.home_id)}"
@@ -79,7 +83,11 @@ def line(r: Reading) -> str:
         fields += f",seq={r.seq}i"
     for k, v in r.values.items():
         fields += "," + _field(k, v)
-    return f"{head} {fields} {to_ms(r.ts)}"
+    return f"{head} {fields} {point_ns(r)}"
+
+
+def point_ns(r: Reading) -> int:
+    return to_ms(r.ts) * 1_000_000 + (r.seq % 1_000_000 if r.seq is not None else 0)
 
 
 def format_lines(readings: Iterable[Reading]) -> tuple[list[str], list[Reading]]:

@@ -23,7 +23,7 @@ from .base import (
     to_ms,
 )
 
-_SCHEMA = """
+_READINGS = """
 CREATE TABLE IF NOT EXISTS readings (
     channel TEXT NOT NULL,
     home_id TEXT NOT NULL,
@@ -32,10 +32,14 @@ CREATE TABLE IF NOT EXISTS readings (
     room TEXT,
     ts_ms INTEGER NOT NULL,
     seq INTEGER,
+    -- seq, or -1 without one: part of the key, so two readings of one device in the same
+    -- millisecond (a door opened and closed) are both kept, and a redelivered copy replaces itself.
+    seq_key INTEGER NOT NULL,
     activity INTEGER NOT NULL,
     values_json TEXT NOT NULL,
-    PRIMARY KEY (channel, home_id, device_id, ts_ms)
-);
+    PRIMARY KEY (channel, home_id, device_id, ts_ms, seq_key)
+)"""
+_SCHEMA = _READINGS + """;
 CREATE INDEX IF NOT EXISTS readings_home_ts ON readings (home_id, ts_ms);
 -- The newest event time per device, kept up to date on every write: the health pass asks for
 -- it every minute, and a GROUP BY over all readings would read the whole table each time.
@@ -57,12 +61,11 @@ ON CONFLICT (home_id, device_id) DO UPDATE SET
 
 # Last write wins, as in InfluxDB: a redelivered reading replaces itself.
 _UPSERT = """
-INSERT INTO readings (channel, home_id, device_id, device_type, room, ts_ms, seq, activity, values_json)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (channel, home_id, device_id, ts_ms) DO UPDATE SET
+INSERT INTO readings (channel, home_id, device_id, device_type, room, ts_ms, seq, seq_key, activity, values_json)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (channel, home_id, device_id, ts_ms, seq_key) DO UPDATE SET
     device_type = excluded.device_type,
     room = excluded.room,
-    seq = excluded.seq,
     activity = excluded.activity,
     values_json = excluded.values_json
 """
@@ -86,9 +89,25 @@ def _row(r: Reading) -> tuple:
         r.room,
         to_ms(r.ts),
         r.seq,
+        -1 if r.seq is None else r.seq,
         1 if r.activity else 0,
         json.dumps(r.values, separators=(",", ":"), allow_nan=False),
     )
+
+
+def _key_readings_by_seq(conn: sqlite3.Connection) -> None:
+    """A store from before seq was part of a reading's key: rebuild its table once."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(readings)")}
+    if not columns or "seq_key" in columns:
+        return
+    with conn:
+        conn.execute("BEGIN")  # the module would not open a transaction for DDL: all or nothing
+        conn.execute("ALTER TABLE readings RENAME TO readings_before_seq_key")
+        conn.execute("DROP INDEX IF EXISTS readings_home_ts")
+        conn.execute(_READINGS)
+        conn.execute("INSERT INTO readings SELECT channel, home_id, device_id, device_type, room, ts_ms, seq,"
+                     " COALESCE(seq, -1), activity, values_json FROM readings_before_seq_key")
+        conn.execute("DROP TABLE readings_before_seq_key")
 
 
 class SQLiteStore:
@@ -104,6 +123,7 @@ class SQLiteStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk (WAL fsynced) before write() returns.
             self._conn.execute("PRAGMA synchronous=FULL")
+            _key_readings_by_seq(self._conn)
             self._conn.executescript(_SCHEMA)
             with self._conn:
                 # A store from before the table existed: fill it once.
@@ -231,6 +251,9 @@ class SQLiteStore:
         except sqlite3.OperationalError as err:
             raise StoreUnavailable(f"SQLite store {self.path}: {err}") from err
         return deleted
+
+    def ping(self) -> None:
+        self._query("SELECT 1", [])
 
     def close(self) -> None:
         with self._lock:

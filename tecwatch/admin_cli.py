@@ -65,11 +65,14 @@ def _cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
             problem = None if httpx.get(url, timeout=5).status_code == 200 else f"{url} did not answer 200"
         except httpx.HTTPError as err:
             problem = f"{url}: {err}"
+        summary = ""
     else:
-        from tecwatch.health import heartbeat_path, stale
+        from tecwatch.health import heartbeat_path, read_status
 
-        problem = stale(heartbeat_path(settings.data_dir, args.service), args.max_age)
-    print(f"{args.service}: {problem or 'ok'}", file=sys.stderr if problem else sys.stdout)
+        health = read_status(heartbeat_path(settings.data_dir, args.service), args.max_age)
+        problem, summary = health.problem, health.summary
+    print(f"{args.service}: {problem or 'ok'}{f' ({summary})' if summary else ''}",
+          file=sys.stderr if problem else sys.stdout)
     return 1 if problem else 0
 
 
@@ -90,5 +93,5 @@ def add_admin_commands(sub) -> None:
     pg.set_defaults(fn=_cmd_provision_gateway)
     hc = sub.add_parser("healthcheck", help="exit 0 if a service is doing its job (for container health checks)")
     hc.add_argument("service", choices=("ingest", "alerts", "api"))
-    hc.add_argument("--max-age", type=float, default=180.0, help="seconds since the last heartbeat (ingest, alerts)")
+    hc.add_argument("--max-age", type=float, default=60.0, help="seconds since the last status (ingest, alerts)")
     hc.set_defaults(fn=_cmd_healthcheck)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -13,26 +12,18 @@ from pydantic import ValidationError
 from tecwatch import logs
 from tecwatch.admin_cli import add_admin_commands
 from tecwatch.settings import Settings
-
-
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or Ctrl-C, so long-running commands stop cleanly."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    return stop
+from tecwatch.supervise import stop_on_signals as _stop_on_signals
 
 
 def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from tecwatch.ingest.workers import WorkerPool, run_worker
+    from tecwatch.workers import WorkerPool, run_ingest
 
     if args.workers:
         settings = Settings(ingest=settings.ingest.model_copy(update={"workers": args.workers}))
     if settings.ingest.workers == 1:
-        run_worker(settings)
+        run_ingest(settings)
         return 0
-    stop = _stop_on_signals()
-    WorkerPool(settings).run(stop)
+    WorkerPool(settings).run(_stop_on_signals())
     return 0
 
 
@@ -197,49 +188,22 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
-    import os
-    import socket
-    from datetime import timedelta
-
-    from tecwatch.alerts.partition import Membership
-    from tecwatch.alerts.runtime import AlertRuntime
-    from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
-    from tecwatch.alerts.signalcache import DayCache
-    from tecwatch.db import make_engine
-    from tecwatch.health import beat, heartbeat_path
-    from tecwatch.store import apply_retention, open_store
+    from tecwatch.services import Alerts, serve
 
     stop = _stop_on_signals()
-    engine = make_engine(settings.registry.url)
-    runtime = AlertRuntime(engine, settings.alerts)
-    store = open_store(settings.store)
-    runtime.start()
-    name = settings.alerts.worker_name or f"{socket.gethostname()}-{os.getpid()}"
-    membership = Membership(engine, name, timedelta(seconds=settings.alerts.worker_lease_s))
-    runner = RuleRunner(store, engine, runtime.engine, settings.alerts, cache=DayCache(settings.data_dir / "signals"),
-                        membership=membership)
-    heartbeat = heartbeat_path(settings.data_dir, "alerts")
-    scheduler = start_scheduler(runner, settings.alerts, on_health_pass=lambda: beat(heartbeat),
-                                retention=lambda: apply_retention(store, settings.store.retention_days))
+    alerts = Alerts(settings)
     print("alert engine running: device health and activity patterns every minute, escalation and "
           "notifications; Ctrl-C to stop", flush=True)
-    try:
-        stop.wait()
-    finally:
-        scheduler.shutdown(wait=True)
-        membership.leave()
-        runtime.stop()
-        store.close()
-        engine.dispose()
+    serve("alerts", alerts, settings, stop)
     return 0
 
 
 def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
-    from tecwatch.api.app import create_app
+    from tecwatch.services import build_api
 
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port, log_level="info")
+    uvicorn.run(build_api(settings), host=settings.api.host, port=settings.api.port, log_level="info")
     return 0
 
 

@@ -21,16 +21,13 @@ from sqlalchemy.orm import Session
 import uvicorn
 
 from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tecwatch.alerts.scheduler import RuleRunner, start_scheduler
 from tecwatch.alerts.service import list_alerts
-from tecwatch.alerts.signalcache import DayCache
-from tecwatch.api.app import create_app
 from tecwatch.broker import EmbeddedBroker
 from tecwatch.demoseed import DEMO_PASSWORD, DEMO_USERS, seed_demo
-from tecwatch.ingest.runner import IngestWorker
 from tecwatch.localservices import free_port
 from tecwatch.mqtt import BrokerConnection
 from tecwatch.registry.models import ContactRoute, EscalationChain, EscalationStep, Responder, ResponderKind
+from tecwatch.services import Alerts, Ingest, build_api, report_health
 from tecwatch.settings import Settings
 from tecwatch.simulators.backfill import backfill
 from tecwatch.simulators.encode import PlatformEncoder
@@ -149,7 +146,7 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
     embedded = EmbeddedBroker(broker.host, broker.port) if broker.mode == "embedded" else None
     if embedded:
         embedded.start()
-    worker = IngestWorker(settings)
+    worker = Ingest(settings)
     seed_demo(worker.engine, sim)
     centre = _CentreWebhook(settings.alerts.signing_key, out)
     _demo_escalation(worker.engine, centre.url)
@@ -161,7 +158,7 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
                         - timedelta(days=history_days), progress=False)
         out(f"  {done.readings:,} readings in {done.seconds:.1f} s")
     worker.start()
-    web = uvicorn.Server(uvicorn.Config(create_app(settings), host=api.host, port=api.port, log_level="warning",
+    web = uvicorn.Server(uvicorn.Config(build_api(settings), host=api.host, port=api.port, log_level="warning",
                                         timeout_graceful_shutdown=2))
     web_thread = threading.Thread(target=web.run, name="demo-web", daemon=True)
     web_thread.start()
@@ -177,9 +174,8 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
     out("Replaying today so far...")
     caught_up.wait(120)
     # The rules start once the homes are current: a hub last heard at midnight is not an outage.
-    runner = RuleRunner(worker.store, worker.engine, worker.alarm_sink, settings.alerts,
-                        cache=DayCache(settings.data_dir / "signals"))
-    scheduler = start_scheduler(runner, settings.alerts)
+    alerts = Alerts(settings, store=worker.store, registry=worker.engine)
+    alerts.start()
     press = threading.Timer(PENDANT_AFTER_S, _press_pendant, args=(settings, sim[min(1, homes - 1)], out))
     press.start()
     while not web.started and web_thread.is_alive():
@@ -196,6 +192,8 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
     try:
         while duration is None or time.monotonic() - started < duration:
             time.sleep(min(10.0, max(duration - (time.monotonic() - started), 0.1)) if duration else 10.0)
+            for name, service in (("ingest", worker), ("alerts", alerts)):
+                report_health(name, service, settings)
             out(f"-- {worker.stats().summary()}; open alerts: {list_alerts(worker.engine, limit=1).total}")
     except KeyboardInterrupt:
         out("stopping...")
@@ -205,7 +203,7 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
         live.join(10)
         web.should_exit = True
         web_thread.join(10)
-        scheduler.shutdown(wait=True)
+        alerts.stop()
         worker.stop()
         centre.close()
         if embedded:

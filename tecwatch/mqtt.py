@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ssl
+import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from tecwatch.settings import BrokerSettings
+from tecwatch.supervise import Supervisor
 
 
 class BrokerConnection:
@@ -43,6 +45,8 @@ class BrokerConnection:
         # paho reconnects by itself from the network thread, doubling the delay up to the max.
         self.client.reconnect_delay_set(int(broker.reconnect_min_s) or 1, int(broker.reconnect_max_s))
         self._properties: Properties | None = None
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
         if self.v5:
             props = Properties(PacketTypes.CONNECT)
             if persistent:
@@ -52,8 +56,12 @@ class BrokerConnection:
                 props.ReceiveMaximum = receive_maximum
             self._properties = props
 
-    def start(self) -> None:
-        """Connect in the background; keeps retrying until the broker answers."""
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Connect in the background; keeps retrying until the broker answers.
+
+        With a supervisor, paho's network thread is watched: if it dies (a callback raised), the
+        process ends with a clear log line instead of going on without its connection.
+        """
         if self.v5:
             self.client.connect_async(
                 self.broker.host,
@@ -65,7 +73,11 @@ class BrokerConnection:
         else:
             self.client.connect_async(self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s)
         self.client.loop_start()
+        if supervisor is not None:
+            network = self.client._thread  # noqa: SLF001 - paho's own network thread, to watch
+            self._thread = supervisor.spawn(f"watch-{network.name}", network.join, self._stopped)
 
     def stop(self) -> None:
+        self._stopped.set()
         self.client.disconnect()
         self.client.loop_stop()

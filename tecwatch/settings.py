@@ -86,6 +86,11 @@ class IngestSettings(BaseModel):
     stats_interval_s: float = Field(10.0, gt=0)
     store_retry_min_s: float = Field(0.5, gt=0)
     store_retry_max_s: float = Field(30.0, gt=0)
+    # Health is progress: unhealthy when messages wait and none was stored or acknowledged for this long.
+    stall_after_s: float = Field(60.0, gt=0)
+    # A dead letter keeps this much of its payload (and its original length), for this many days.
+    dead_letter_keep_bytes: int = Field(4096, ge=0, le=1_000_000)
+    dead_letter_days: int = Field(30, ge=1)
 
 
 class AlertSettings(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tecwatch.db import make_engine
-from tecwatch.ingest.runner import IngestWorker
+from tecwatch.services import Ingest
 from tecwatch.store.sqlite import SQLiteStore
 from tecwatch.localservices import Mosquitto
 from tecwatch.registry.migrate import upgrade
@@ -50,7 +50,7 @@ def test_pendant_press_to_webhook(tmp_path, registry_url):
             alerts=AlertSettings(webhook_secret="e2e-secret"),
         )
         store = SQLiteStore(tmp_path / "readings.db")
-        worker = IngestWorker(settings, store=store)
+        worker = Ingest(settings, store=store)
         worker.start()
         assert worker.mqtt.subscribed.wait(10)
         pub = Publisher(broker.host, broker.port, "3.1.1")

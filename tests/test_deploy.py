@@ -18,7 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
 from tecwatch.gateway.provision import provision_gateway
-from tecwatch.health import beat, heartbeat_path
+from tecwatch.health import Health, heartbeat_path, write_status
 from tecwatch.localservices import Mosquitto, free_port
 from tecwatch.settings import Settings
 
@@ -191,8 +191,14 @@ def test_healthchecks(tmp_path):
     env = {"TECWATCH_DATA_DIR": str(tmp_path / "data")}
     missing = _healthcheck("ingest", env, tmp_path)
     assert missing.returncode == 1 and "no heartbeat yet" in missing.stderr
-    beat(heartbeat_path(tmp_path / "data", "ingest"))
-    assert _healthcheck("ingest", env, tmp_path).returncode == 0
+    status = heartbeat_path(tmp_path / "data", "ingest")
+    write_status(status, Health(None, "received=10 written=10"))
+    ok = _healthcheck("ingest", env, tmp_path)
+    assert ok.returncode == 0 and "ingest: ok (received=10 written=10)" in ok.stdout
+    # Fresh, but saying it is stuck: unhealthy, with the reason.
+    write_status(status, Health("12 messages waiting and none stored or acknowledged for 75 s", "received=22"))
+    stuck = _healthcheck("ingest", env, tmp_path)
+    assert stuck.returncode == 1 and "12 messages waiting" in stuck.stderr
     time.sleep(2.5)
     old = _healthcheck("ingest", env, tmp_path)
     assert old.returncode == 1 and "last heartbeat" in old.stderr

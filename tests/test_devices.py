@@ -176,7 +176,47 @@ REJECTIONS = [
                                                  "device_id": "other"}, RejectReason.HOME_MISMATCH, "'other'"),
     ("alarm on the wrong channel", "tec/v1/h/p/reading", {"type": "pendant", "ts": TS, "seq": 1, "action": "press"},
      RejectReason.WRONG_CHANNEL, "event"),
+    ("seq beyond 64 bits", "tec/v1/h/d/reading", {"type": "motion", "ts": TS, "seq": 2**63, "occupancy": True},
+     RejectReason.INVALID_VALUE, "seq: Input should be less than or equal to 9223372036854775807"),
+    ("ts before the first instant", "tec/v1/h/d/reading", {"type": "motion", "ts": "0001-01-01T00:00:00+14:00",
+                                                            "seq": 1, "occupancy": True},
+     RejectReason.INVALID_TS, "out of range"),
+    ("ts after the last instant", "tec/v1/h/d/reading", {"type": "motion", "ts": "9999-12-31T23:59:59-14:00",
+                                                          "seq": 1, "occupancy": True},
+     RejectReason.INVALID_TS, "out of range"),
+    ("a plug has no battery voltage", "tec/v1/h/d/reading", {"type": "plug", "ts": TS, "seq": 1, "power": 5.0,
+                                                              "voltage": 241.0}, RejectReason.INVALID_VALUE, "voltage"),
+    ("a reading with a wrong clock", "tec/v1/h/d/reading", {"type": "motion", "ts": "2026-11-25T08:36:00Z", "seq": 1,
+                                                             "occupancy": True}, RejectReason.TS_IN_FUTURE, "ahead"),
 ]
+
+
+WRONG_CLOCKS = [
+    ("6 minutes ahead", {"ts": "2026-11-25T08:36:00Z"}, datetime(2026, 11, 25, 8, 36, tzinfo=timezone.utc)),
+    ("1970", {"ts": "1970-01-01T00:00:00Z"}, datetime(1970, 1, 1, tzinfo=timezone.utc)),
+    ("out of range", {"ts": "9999-12-31T23:59:59-14:00"}, None),
+    ("not a time", {"ts": "yesterday"}, None),
+    ("no time at all", {}, None),
+]
+
+
+@pytest.mark.parametrize(("case", "ts", "said"), WRONG_CLOCKS, ids=[c[0] for c in WRONG_CLOCKS])
+def test_an_alarm_is_never_dropped_for_its_time(case, ts, said):
+    """A hub with a wrong clock still raises its alarms: at the receive time, marked, with what
+    the device said kept."""
+    received = NOW + timedelta(microseconds=123456)
+    for topic, body in (("tec/v1/h/pendant-1/event", {"type": "pendant", "seq": 3, "action": "press"}),
+                        ("tec/v1/h/gateway/status", {"type": "gateway", "seq": 3, "status": "online"})):
+        r = parse_message(topic, json.dumps(body | ts).encode(), received, Limits())
+        assert isinstance(r, Reading), f"{case}: {r}"
+        # A hub status without a time is a last will, which the broker sends with none of its own.
+        skewed = bool(ts) or body["type"] != "gateway"
+        assert (r.clock_skewed, r.device_ts, r.ts) == (skewed, said, NOW + timedelta(milliseconds=123)), case
+    # Not for a retained copy: that is an old message replayed, not a live alarm.
+    kept = parse_message("tec/v1/h/pendant-1/event", json.dumps({"type": "pendant", "seq": 3, "action": "press"} | ts)
+                         .encode(), received, Limits(), allow_clock_skew=False)
+    assert isinstance(kept, Rejection) and kept.reason.value in ("ts_in_future", "ts_too_old", "invalid_ts",
+                                                                  "missing_ts")
 
 
 @pytest.mark.parametrize(("case", "topic", "body", "reason", "detail"), REJECTIONS, ids=[r[0] for r in REJECTIONS])

@@ -18,7 +18,7 @@ from support import Publisher, TecwatchProcess, make_tls, wait_until
 from tecwatch.devices import Channel
 from tecwatch.gateway.config import GatewayConfig, GatewayConfigError, load_config
 from tecwatch.gateway.runner import Gateway
-from tecwatch.ingest.runner import IngestWorker
+from tecwatch.services import Ingest
 from tecwatch.store.sqlite import SQLiteStore
 
 from tecwatch.localservices import Mosquitto
@@ -77,7 +77,7 @@ def ingest(platform, store, tmp_path):
         registry=RegistrySettings(url=f"sqlite:///{tmp_path}/registry.db"),
         ingest=IngestSettings(client_id=f"ingest-{uuid.uuid4().hex[:6]}", batch_max_wait_s=0.05),
     )
-    worker = IngestWorker(settings, store=store)
+    worker = Ingest(settings, store=store)
     worker.start()
     assert worker.mqtt.subscribed.wait(10)
     yield worker
@@ -356,7 +356,7 @@ def test_gateway_and_ingest_over_tls(tmp_path, local, store, caplog):
             registry=RegistrySettings(url=f"sqlite:///{tmp_path}/registry.db"),
             ingest=IngestSettings(client_id="ingest-tls", batch_max_wait_s=0.05),
         )
-        worker = IngestWorker(settings, store=store)
+        worker = Ingest(settings, store=store)
         worker.start()
         assert worker.mqtt.subscribed.wait(10), "ingest connects over TLS"
         untrusted = config_dict(tmp_path / "untrusted", local, platform)

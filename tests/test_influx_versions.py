@@ -157,7 +157,7 @@ def test_v2_round_trip_through_influxdb_client(influxd, shim, database):
         store.close()
     writes = [r for r in shim.requests if r[1].startswith("/api/v2/write")]
     assert writes and all(auth == "Token t0ken" for _, _, auth in writes)
-    assert all("bucket=" + database in path and "org=tecwatch" in path and "precision=ms" in path
+    assert all("bucket=" + database in path and "org=tecwatch" in path and "precision=ns" in path
                for _, path, _ in writes)
     assert any(path.startswith("/query") and auth == "Token t0ken" for _, path, auth in shim.requests)
     assert not any("CREATE" in urllib.parse.unquote_plus(p) for _, p, _ in shim.requests)  # buckets pre-exist
@@ -250,7 +250,7 @@ def test_line_protocol_escaping():
            room='Living room, a=b "x"', seq=9)
     assert line(r) == (
         'reading,device_id=th.1,device_type=temperature,home_id=h-1,room=Living\\ room\\,\\ a\\=b\\ "x"'
-        f" activity=0i,seq=9i,temperature=1e-05,humidity=50.0 {int(T0.timestamp()) * 1000 + 5}"
+        f" activity=0i,seq=9i,temperature=1e-05,humidity=50.0 {(int(T0.timestamp()) * 1000 + 5) * 1_000_000 + 9}"
     )
     ev = rd("h-1", "p", "pendant", T0, {"action": 'say "hi" \\ bye'}, seq=None, channel=Channel.EVENT)
-    assert line(ev) == f'event,device_id=p,device_type=pendant,home_id=h-1 activity=1i,action="say \\"hi\\" \\\\ bye" {int(T0.timestamp()) * 1000}'
+    assert line(ev) == f'event,device_id=p,device_type=pendant,home_id=h-1 activity=1i,action="say \\"hi\\" \\\\ bye" {int(T0.timestamp()) * 10**9}'

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tecwatch.devices import Reading
 from tecwatch.ingest.alarms import LoggingAlarmSink
-from tecwatch.ingest.runner import IngestWorker
+from tecwatch.services import Ingest
 from tecwatch.localservices import Mosquitto
 from tecwatch.settings import BrokerSettings, IngestSettings, RegistrySettings, Settings
 
@@ -46,7 +46,7 @@ def make_settings(broker: Mosquitto, tmp_path, protocol: str = "5", **ingest) ->
     )
 
 
-def started(worker: IngestWorker) -> IngestWorker:
+def started(worker: Ingest) -> Ingest:
     worker.start()
     assert worker.mqtt.subscribed.wait(10), "ingest did not subscribe"
     return worker
@@ -54,7 +54,7 @@ def started(worker: IngestWorker) -> IngestWorker:
 
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_published_readings_land_in_the_store_as_sent(broker, store, tmp_path, protocol):
-    worker = started(IngestWorker(make_settings(broker, tmp_path, protocol), store=store))
+    worker = started(Ingest(make_settings(broker, tmp_path, protocol), store=store))
     pub = Publisher(broker.host, broker.port, protocol)
     sent = reading_stream(600, homes=6, devices=4)
     try:
@@ -80,7 +80,7 @@ def test_published_readings_land_in_the_store_as_sent(broker, store, tmp_path, p
 
 def test_invalid_messages_are_dead_lettered_counted_and_acked(broker, store, tmp_path):
     settings = make_settings(broker, tmp_path, max_payload_bytes=1024)
-    worker = started(IngestWorker(settings, store=store))
+    worker = started(Ingest(settings, store=store))
     ts = datetime.now(timezone.utc).isoformat()
     bad = {
         "not_json": ("tec/v1/h1/d1/reading", b"hello"),
@@ -119,7 +119,7 @@ def test_invalid_messages_are_dead_lettered_counted_and_acked(broker, store, tmp
         pub.close()
         worker.stop()
     # Rejected messages were acknowledged: a new worker on the same session gets nothing again.
-    again = started(IngestWorker(settings, store=store))
+    again = started(Ingest(settings, store=store))
     try:
         time.sleep(1.0)
         assert again.stats().received == 0
@@ -145,7 +145,7 @@ class SlowStore:
 def test_alarms_are_handed_over_at_once_while_the_store_is_slow(broker, tmp_path, store):
     slow = SlowStore(store)
     sink = LoggingAlarmSink()
-    worker = started(IngestWorker(make_settings(broker, tmp_path), alarm_sink=sink, store=slow))
+    worker = started(Ingest(make_settings(broker, tmp_path), alarm_sink=sink, store=slow))
     pub = Publisher(broker.host, broker.port)
     ts = datetime.now(timezone.utc).isoformat()
     try:
@@ -185,7 +185,7 @@ class FailingAlarmSink(LoggingAlarmSink):
 def test_an_alarm_the_alert_engine_refused_is_retried_and_only_then_acked(broker, tmp_path, store):
     sink = FailingAlarmSink(failures=2)
     settings = make_settings(broker, tmp_path, store_retry_min_s=0.2)
-    worker = started(IngestWorker(settings, alarm_sink=sink, store=store))
+    worker = started(Ingest(settings, alarm_sink=sink, store=store))
     pub = Publisher(broker.host, broker.port)
     ts = datetime.now(timezone.utc).isoformat()
     try:
@@ -200,7 +200,7 @@ def test_an_alarm_the_alert_engine_refused_is_retried_and_only_then_acked(broker
 
 
 def test_duplicates_are_harmless(broker, store, tmp_path):
-    worker = started(IngestWorker(make_settings(broker, tmp_path), store=store))
+    worker = started(Ingest(make_settings(broker, tmp_path), store=store))
     pub = Publisher(broker.host, broker.port)
     sent = reading_stream(40, homes=2, devices=2)
     try:
@@ -219,7 +219,7 @@ def test_duplicates_are_harmless(broker, store, tmp_path):
 @pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_graceful_restart_loses_nothing_and_session_keeps_queueing(broker, store, tmp_path, protocol):
     settings = make_settings(broker, tmp_path, protocol)
-    worker = started(IngestWorker(settings, store=store))
+    worker = started(Ingest(settings, store=store))
     pub = Publisher(broker.host, broker.port, protocol)
     sent = reading_stream(3000, homes=10, devices=3)
     try:
@@ -229,7 +229,7 @@ def test_graceful_restart_loses_nothing_and_session_keeps_queueing(broker, store
         # Published while ingest is down: the broker keeps them for the persistent session.
         pub.publish(sent[1000:])
         pub.wait_all_published()
-        worker = started(IngestWorker(settings, store=store))
+        worker = started(Ingest(settings, store=store))
         wait_until(lambda: count_stored(store, sent) == len(sent), 60, "every reading stored", interval=0.5)
     finally:
         pub.close()
@@ -239,7 +239,7 @@ def test_graceful_restart_loses_nothing_and_session_keeps_queueing(broker, store
 def test_broker_restart_loses_nothing(broker, store, tmp_path):
     settings = make_settings(broker, tmp_path)
     settings.broker.reconnect_max_s = 2
-    worker = started(IngestWorker(settings, store=store))
+    worker = started(Ingest(settings, store=store))
     sent = reading_stream(4000, homes=10, devices=4)
     pub = Publisher(broker.host, broker.port, client_id="restart-publisher")
     try:
@@ -266,7 +266,7 @@ def test_embedded_broker_gives_the_same_guarantees(tmp_path, sqlite_store):
             registry=RegistrySettings(url=f"sqlite:///{tmp_path}/registry.db"),
             ingest=IngestSettings(client_id="embedded-ingest", batch_max_wait_s=0.05),
         )
-        worker = started(IngestWorker(settings, store=sqlite_store))
+        worker = started(Ingest(settings, store=sqlite_store))
         pub = Publisher("127.0.0.1", port, "3.1.1")
         sent = reading_stream(600, homes=3, devices=2)
         try:
@@ -276,7 +276,7 @@ def test_embedded_broker_gives_the_same_guarantees(tmp_path, sqlite_store):
             worker.stop()
             pub.publish(sent[300:])
             pub.wait_all_published()
-            worker = started(IngestWorker(settings, store=sqlite_store))
+            worker = started(Ingest(settings, store=sqlite_store))
             wait_until(lambda: count_stored(sqlite_store, sent) == len(sent), 30, "all stored", interval=0.3)
         finally:
             pub.close()
@@ -294,7 +294,7 @@ topics = st.one_of(
 
 @pytest.fixture
 def fuzz_worker(broker, tmp_path, store):
-    worker = started(IngestWorker(make_settings(broker, tmp_path), store=store))
+    worker = started(Ingest(make_settings(broker, tmp_path), store=store))
     pub = Publisher(broker.host, broker.port)
     yield worker, pub, store
     pub.close()
@@ -322,8 +322,8 @@ def test_a_reading_the_store_refuses_is_dead_lettered_and_the_rest_stored(broker
     sent = reading_stream(40, homes=2, devices=2)  # dev-0 motion, dev-1 temperature
     # Another writer got there first with `occupancy` as a string: InfluxDB now refuses booleans.
     store.write_lines([f'reading,home_id=other,device_id=x,device_type=motion occupancy="yes" '
-                       f'{int(sent[0].ts.timestamp() * 1000)}'])
-    worker = started(IngestWorker(make_settings(broker, tmp_path), store=store))
+                       f'{int(sent[0].ts.timestamp() * 1000) * 1_000_000}'])
+    worker = started(Ingest(make_settings(broker, tmp_path), store=store))
     pub = Publisher(broker.host, broker.port)
     try:
         pub.publish(sent)

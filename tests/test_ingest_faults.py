@@ -135,6 +135,6 @@ def test_two_workers_share_the_stream_and_a_killed_one_loses_nothing(tmp_path, i
             pool.stop()
             store.close()
     # Both workers took part: each one's final summary (on a clean stop) shows readings written.
-    written = dict(re.findall(r"\[worker (\d)\] tecwatch.ingest.runner: ingest worker stopped: "
+    written = dict(re.findall(r"\[worker (\d)\] tecwatch.services: ingest worker stopped: "
                               r"received=\d+ written=(\d+)", pool.log()))
     assert int(written.get("0", 0)) > 0 and int(written.get("1", 0)) > 0, written

@@ -18,7 +18,7 @@ import pytest
 from tecwatch.gateway.config import GatewayConfig
 from tecwatch.gateway.runner import Gateway
 from tecwatch.ingest.alarms import LoggingAlarmSink
-from tecwatch.ingest.runner import IngestWorker
+from tecwatch.services import Ingest
 from tecwatch.localservices import Mosquitto
 from tecwatch.settings import BrokerSettings, IngestSettings, RegistrySettings, Settings
 from tecwatch.simulators.backfill import backfill
@@ -38,13 +38,13 @@ def broker(tmp_path):
         yield m
 
 
-def ingest_for(broker: Mosquitto, store, tmp_path, sink=None) -> IngestWorker:
+def ingest_for(broker: Mosquitto, store, tmp_path, sink=None) -> Ingest:
     settings = Settings(
         broker=BrokerSettings(mode="external", host=broker.host, port=broker.port),
         registry=RegistrySettings(url=f"sqlite:///{tmp_path}/registry.db"),
         ingest=IngestSettings(client_id=f"ingest-{uuid.uuid4().hex[:6]}", batch_max_wait_s=0.05),
     )
-    worker = IngestWorker(settings, alarm_sink=sink, store=store)
+    worker = Ingest(settings, alarm_sink=sink, store=store)
     worker.start()
     assert worker.mqtt.subscribed.wait(10)
     return worker

@@ -145,14 +145,29 @@ def test_other_homes_not_returned(store):
     assert [r.home_id for r in store.readings(None, T0 + MS, T0 + DAY)] == ["h2"]
 
 
+def test_two_readings_of_a_device_in_one_millisecond_are_both_kept(store):
+    """A door opened and closed within a millisecond: both are stored, told apart by seq, and a
+    redelivered copy of either still replaces itself."""
+    opened = rd("h1", "door-front", "door", T0 + 5 * MS, {"contact": False}, seq=41)
+    closed = rd("h1", "door-front", "door", T0 + 5 * MS, {"contact": True}, seq=42)
+    store.write([opened, closed])
+    store.write([closed])
+    got = store.readings("h1", T0, T0 + DAY)
+    assert sorted((r.seq, r.values["contact"]) for r in got) == [(41, False), (42, True)]
+    assert all(r.ts == T0 + 5 * MS for r in got)
+    assert store.reading_counts(T0, T0 + DAY) == {"h1": 2}
+    assert [c.count for c in store.activity_counts(T0, T0 + DAY)] == [1]  # the opening is activity
+    assert store.last_seen() == [DeviceLastSeen("h1", "door-front", "door", T0 + 5 * MS)]
+
+
 def test_rewriting_a_reading_is_idempotent(store):
     r = rd("h1", "th-1", "temperature", T0 + 5 * MS, {"temperature": 20.5, "humidity": 40.0}, room="Bedroom", seq=7)
     store.write([r])
     store.write([r, r])  # redelivered, also twice in one batch
     assert store.readings("h1", T0, T0 + DAY) == [r]
-    # Same reading identity (channel, home, device, ms) with new values: the last write wins.
+    # Same reading identity (channel, home, device, ms, seq) with new values: the last write wins.
     newer = rd("h1", "th-1", "temperature", T0 + 5 * MS, {"temperature": 22.0, "humidity": 41.5},
-               room="Bedroom", seq=8)
+               room="Bedroom", seq=7)
     store.write([newer])
     assert store.readings("h1", T0, T0 + DAY) == [newer]
     # Same time on another channel is a different reading.
