@@ -6,8 +6,8 @@ repeats, or the cancellations) are committed, so ingest can acknowledge the MQTT
 knowing the alarms are safe. Escalation then runs on the dispatcher, kicked at once.
 
 Each alarm event is handled once, however often it arrives (a redelivery after a crash, a
-retained copy replayed on subscribe, a gateway sending again): its receipt, keyed by what the
-device said (its time and sequence number), is written in the same transaction as the alert.
+retained copy replayed on subscribe, a gateway sending again): an alarm no later than the
+newest one already handled for the same home and rule raises nothing (see ``_first_copies``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from tecwatch.alerts.lifecycle import open_alert, raise_alert, transition
 from tecwatch.devices import Reading
 from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID
 from tecwatch.devices.payloads import is_cancel, low_battery
-from tecwatch.registry.models import AlarmReceipt, AlertState, Outcome
+from tecwatch.registry.models import AlarmReceipt, Alert, AlertState, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -163,27 +163,49 @@ class AlertEngine:
     # -- in a transaction ----------------------------------------------------------------------
 
     def _first_copies(self, s: Session, alarms: Sequence[Reading], now: datetime) -> list[Reading]:
-        """The alarms not handled before, with their receipts added (heartbeats and batteries
-        need none: handling them twice changes nothing)."""
-        keyed = {(a.home_id, a.device_id, event_key(a)): a for a in alarms if a.alarm and a.device_type != "gateway"}
-        seen: set[tuple[str, str, str]] = set()
-        if keyed:
-            cols = (AlarmReceipt.home_id, AlarmReceipt.device_id, AlarmReceipt.event_key)
-            for chunk in _chunks(list(keyed), 500):
-                seen.update(tuple(r) for r in s.execute(select(*cols).where(tuple_(*cols).in_(chunk))))
-            s.add_all(AlarmReceipt(home_id=h, device_id=d, event_key=k, received_at=now)
-                      for (h, d, k) in keyed if (h, d, k) not in seen)
-            s.flush()  # a concurrent worker's receipt for the same event fails this transaction: retried
-        out, taken = [], set()
+        """The alarms not handled before. An alarm no later than the newest occurrence of the
+        same rule at the home is a copy (redelivered, retained, resent) or was overtaken by a
+        later one already handled. An alarm whose time was replaced (a wrong clock) has no
+        usable time to compare, so its receipt is kept instead, keyed by what the device said.
+        Heartbeats and batteries need neither: handling them twice changes nothing."""
+        live = [a for a in alarms if a.alarm and a.device_type != "gateway"]
+        newest: dict[tuple[str, str], datetime] = {}
+        timed = {(a.home_id, IMMEDIATE_RULES[a.device_type]) for a in live if not a.clock_skewed}
+        if timed:
+            homes, rules = {h for h, _ in timed}, {r for _, r in timed}
+            for home, rule, last in s.execute(
+                    select(Alert.home_id, Alert.rule, func.max(Alert.last_seen_at))
+                    .where(Alert.home_id.in_(homes), Alert.rule.in_(rules)).group_by(Alert.home_id, Alert.rule)):
+                newest[(home, rule)] = _utc(last)
+        receipts = self._receipts(s, [a for a in live if a.clock_skewed], now)
+        out = []
         for a in alarms:
-            key = (a.home_id, a.device_id, event_key(a))
             if a.alarm and a.device_type != "gateway":
-                if key in seen or key in taken:
-                    log.info("alarm from %s/%s at %s handled before; not raised again", *key)
-                    continue
-                taken.add(key)
+                if a.clock_skewed:
+                    if not receipts.pop((a.home_id, a.device_id, event_key(a)), None):
+                        log.info("alarm from %s/%s (wrong clock, %s) handled before", a.home_id, a.device_id,
+                                 event_key(a))
+                        continue
+                else:
+                    key = (a.home_id, IMMEDIATE_RULES[a.device_type])
+                    if key in newest and a.ts <= newest[key]:
+                        log.info("alarm from %s/%s at %s handled before; not raised again", a.home_id, a.device_id,
+                                 a.ts.isoformat())
+                        continue
+                    newest[key] = a.ts
             out.append(a)
         return out
+
+    def _receipts(self, s: Session, alarms: list[Reading], now: datetime) -> dict[tuple[str, str, str], bool]:
+        """Receipts for these alarms, added in this transaction; True for each one that is new."""
+        keys = {(a.home_id, a.device_id, event_key(a)) for a in alarms}
+        if not keys:
+            return {}
+        cols = (AlarmReceipt.home_id, AlarmReceipt.device_id, AlarmReceipt.event_key)
+        seen = {tuple(r) for r in s.execute(select(*cols).where(tuple_(*cols).in_(list(keys))))}
+        s.add_all(AlarmReceipt(home_id=h, device_id=d, event_key=k, received_at=now) for h, d, k in keys - seen)
+        s.flush()  # a concurrent worker's receipt for the same event fails this transaction: retried
+        return {k: k not in seen for k in keys}
 
     def _raise(self, s: Session, hits: list[RuleHit], now: datetime) -> list[tuple[int, RuleHit]]:
         # Hits of one home and rule in a batch (a flood of presses) are one alert or one repeat.
@@ -239,6 +261,6 @@ class AlertEngine:
             return s.execute(delete(AlarmReceipt).where(AlarmReceipt.received_at < before)).rowcount
 
 
-def _chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def _utc(ts: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were written as UTC.
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts

@@ -29,6 +29,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from tqdm import tqdm
 
+from tecwatch.devices import DEVICE_TYPES
 from tecwatch.store import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
 
@@ -44,7 +45,9 @@ def payloads(n: int, homes: int) -> list[tuple[str, bytes]]:
         dev_id, dtype, room = DEVICES[(i // homes) % len(DEVICES)]
         ts = start + timedelta(milliseconds=i)
         body: dict = {"type": dtype, "ts": ts.isoformat(timespec="milliseconds"), "seq": i, "room": room,
-                      "battery": 80.0, "linkquality": 120.0}
+                      "linkquality": 120.0}
+        if DEVICE_TYPES[dtype].battery_powered:
+            body["battery"] = 80.0
         if dtype == "motion":
             body["occupancy"] = bool(i % 2)
         elif dtype == "door":

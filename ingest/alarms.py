@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
 # A fault that is not transient is tried this often before the alarm is given up (and kept).
 MAX_FAULTS = 3
-PER_HOME_ROUND = 200
+PER_HOME_ROUND = 500
 
 
 class AlarmSink(Protocol):

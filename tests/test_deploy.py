@@ -154,6 +154,63 @@ def test_the_production_broker_config_on_real_mosquitto(tmp_path):
     assert any((tmp_path / "mosq" / "data").iterdir()), "persistence is on: the broker saved its store"
 
 
+def test_the_production_broker_holds_each_gateway_to_its_limits(tmp_path):
+    """A gateway may have 100 messages unacknowledged (its Receive Maximum) and nothing over 16 KB
+    gets through; ingest, over MQTT 5, keeps its own larger window."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    config = tmp_path / "config"
+    (config / "certs").mkdir(parents=True)
+    tls = make_tls(config / "tls")
+    (config / "certs" / "server.crt").write_bytes(tls["cert"].read_bytes())
+    (config / "certs" / "server.key").write_bytes(tls["key"].read_bytes())
+    (config / "acl").write_text((REPO / "deploy" / "mosquitto" / "acl").read_text())
+    subprocess.run(["mosquitto_passwd", "-c", str(config / "passwd"), "tecwatch-ingest"], check=True,
+                   input="ingest pw 1\ningest pw 1\n", text=True, capture_output=True)
+    gateway = provision_gateway("home-1", config / "passwd", config / "acl")
+
+    def connect_v5(port, username, password, ca=None, receive_maximum=None):
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{username}-v5", protocol=mqtt.MQTTv5)
+        c.username_pw_set(username, password)
+        if ca:
+            c.tls_set(ca_certs=str(ca))
+        connack: list = []
+        c.on_connect = lambda _c, _u, _f, rc, props: connack.append((rc, props))
+        props = Properties(PacketTypes.CONNECT)
+        if receive_maximum:
+            props.ReceiveMaximum = receive_maximum
+        c.connect("127.0.0.1", port, properties=props)
+        c.loop_start()
+        deadline = time.monotonic() + 5
+        while not connack and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert connack and not connack[0][0].is_failure, connack
+        return c, connack[0][1]
+
+    with ProductionMosquitto(tmp_path / "mosq", config) as broker:
+        ingest, _ = connect_v5(broker.port, "tecwatch-ingest", "ingest pw 1", receive_maximum=20000)
+        gw, gw_props = connect_v5(broker.tls_port, gateway.username, gateway.password, ca=tls["ca"])
+        try:
+            assert gw_props.ReceiveMaximum == 100
+            got: list[int] = []
+            ingest.manual_ack_set(True)  # acknowledge nothing: how many does the broker send at once?
+            ingest.on_message = lambda _c, _u, m: None if m.dup else got.append(len(m.payload))
+            ingest.subscribe("tec/v1/#", qos=1)
+            time.sleep(0.3)
+            gw.publish("tec/v1/home-1/pir-1/reading", b"x" * 16_385, qos=1).wait_for_publish(5)
+            for _ in range(300):
+                gw.publish("tec/v1/home-1/pir-1/reading", b"{}", qos=1)
+            deadline = time.monotonic() + 10
+            while len(got) < 300 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert got.count(2) == 300 and 16_385 not in got, "the oversize message never reaches ingest"
+        finally:
+            for c in (ingest, gw):
+                c.disconnect()
+                c.loop_stop()
+
+
 def _production(**changes) -> dict:
     env = {"production": True, "broker": {"mode": "external", "password": "broker password 1"},
            "store": {"backend": "influxdb"}, "registry": {"url": "postgresql+psycopg://tecwatch@db/tecwatch"},
