@@ -38,6 +38,7 @@ class MqttIngest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._generation = 0
         self._filter = (
             f"$share/{settings.share_group}/{settings.topic_filter}" if settings.share_group else settings.topic_filter
@@ -65,6 +66,15 @@ class MqttIngest:
                  flags.session_present, self._filter)
         # Subscribing again is harmless when the session already has it, and needed when not.
         client.subscribe(self._filter, qos=1)
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _props) -> None:  # noqa: ANN001
+        # Subscribed once the broker says so (SUBACK), not when we asked: until then it would
+        # take messages for nobody.
+        refused = [rc for rc in reason_codes if rc.is_failure]
+        if refused:
+            log.error("the broker refused the subscription to %s: %s (check ingest's broker login and ACL)",
+                      self._filter, refused[0])
+            return
         self.subscribed.set()
 
     def _on_disconnect(self, _client, _userdata, _flags, reason, _props) -> None:  # noqa: ANN001

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import time
@@ -58,7 +57,9 @@ class Client:
 @pytest.fixture
 def broker(tmp_path):
     passwd, acl = tmp_path / "passwd", tmp_path / "acl"
-    shutil.copy(REPO / "deploy" / "mosquitto" / "acl", acl)  # the file production starts from
+    # The files production starts from; one listener here, so ingest's block goes in the same file.
+    deploy = REPO / "deploy" / "mosquitto"
+    acl.write_text((deploy / "acl-platform").read_text() + "\n" + (deploy / "acl").read_text())
     subprocess.run(["mosquitto_passwd", "-c", str(passwd), "tecwatch-ingest"], check=True, capture_output=True,
                    input=f"{INGEST_PASSWORD}\n{INGEST_PASSWORD}\n", text=True)
     home1 = provision_gateway("home-1", passwd, acl)
