@@ -56,9 +56,10 @@ def test_poison_messages_are_dead_letters_and_ingest_goes_on(broker, store, tmp_
     worker = started(Ingest(make_settings(broker, tmp_path), store=store))
     pub = Publisher(broker.host, broker.port)
     try:
-        for topic, body, reason, said in POISON:
+        for n, (topic, body, reason, said) in enumerate(POISON, start=1):
             pub.publish([(topic, json.dumps(body()).encode())])
             _valid_reading_is_stored_within(pub, store, 2.0)
+            wait_until(lambda: sum(worker.dead_letters.count_by_reason().values()) == n, 2, "the dead letter")
             letter = worker.dead_letters.list(limit=1)[0]
             assert (letter.reason, letter.topic) == (reason, topic) and said in letter.detail, letter
         wait_until(lambda: worker.stats().acked == worker.stats().received, 5, "everything acknowledged")
