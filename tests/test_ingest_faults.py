@@ -15,7 +15,8 @@ import pytest
 from tecwatch.store.influx import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
 
-from support import Publisher, TecwatchProcess, count_stored, expected_keys, reading_stream, stored_keys, wait_until
+from support import (Publisher, TecwatchProcess, count_stored, expected_keys, reading_stream, run_tecwatch, stored_keys,
+                     wait_until)
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,7 @@ def ingest_env(broker: Mosquitto, influx_url: str, database: str, tmp_path: Path
         "TECWATCH_STORE__INFLUX_URL": influx_url,
         "TECWATCH_STORE__INFLUX_DATABASE": database,
         "TECWATCH_REGISTRY__URL": f"sqlite:///{tmp_path}/registry.db",
+        "TECWATCH_DATA_DIR": str(tmp_path / "data"),
         "TECWATCH_INGEST__CLIENT_ID": f"ingest-{uuid.uuid4().hex[:8]}",
         "TECWATCH_INGEST__STATS_INTERVAL_S": "1",
         "TECWATCH_INGEST__STORE_RETRY_MAX_S": "2",
@@ -130,6 +132,10 @@ def test_two_workers_share_the_stream_and_a_killed_one_loses_nothing(tmp_path, i
             wait_until(lambda: count_stored(store, sent) >= len(sent), 120, "all readings stored", interval=0.5)
             assert stored_keys(store, sent) == expected_keys(sent)
             assert "exited (code -9); restarting" in pool.log()
+            # One health check covers the pool: healthy when each worker is, saying what each did.
+            health = lambda: run_tecwatch(["healthcheck", "ingest"], tmp_path, env)  # noqa: E731
+            wait_until(lambda: health().returncode == 0, 30, "the pool's health status", interval=1)
+            assert "worker 0: received=" in health().stdout and "worker 1: received=" in health().stdout
         finally:
             pub.close()
             pool.stop()
