@@ -53,6 +53,16 @@ class HomePage(BaseModel):
     offset: int
 
 
+class HubOutbox(BaseModel):
+    """What the hub still holds, from its latest heartbeat: messages waiting to be sent, those the
+    broker took that the platform has not confirmed, how old the oldest is, readings dropped."""
+
+    depth: int
+    unconfirmed: int
+    oldest_s: float | None
+    dropped: int
+
+
 class HomeDetail(BaseModel):
     id: str
     address: str
@@ -61,6 +71,7 @@ class HomeDetail(BaseModel):
     residents: list[ResidentOut]
     hub_online: bool | None  # None: no hub has ever reported
     hub_last_seen: datetime | None
+    hub_outbox: HubOutbox | None  # None: no heartbeat says
     devices: list[DeviceHealth]
     open_alert_ids: list[int]
 
@@ -104,8 +115,9 @@ def home_detail(session: Session, store: TimeSeriesStore, home_id: str, settings
     seen = {d.device_id: d.last_ts for d in store.last_seen([home_id])}
     battery = _batteries(store, home_id, now)
     hub_seen = seen.get(GATEWAY_DEVICE_ID)
-    hub_status = _hub_status(store, home_id, hub_seen)
-    hub_online = None if hub_seen is None else (hub_status != "offline" and now - hub_seen <= silent_after("gateway", settings))
+    heartbeat = _heartbeat(store, home_id, hub_seen)
+    hub_online = None if hub_seen is None else (heartbeat.get("status") != "offline"
+                                                 and now - hub_seen <= silent_after("gateway", settings))
     health = [DeviceHealth(device_id=d.device_id, type=d.type, room=d.room, installed_at=d.installed_at,
                            last_seen=seen.get(d.device_id), battery_percent=battery.get(d.device_id),
                            problem=_problem(d, seen.get(d.device_id), battery.get(d.device_id), hub_online, now, settings))
@@ -115,7 +127,8 @@ def home_detail(session: Session, store: TimeSeriesStore, home_id: str, settings
     return HomeDetail(id=home.id, address=home.address, district=home.district, postcode_area=home.postcode_area,
                       residents=[ResidentOut(id=r.id, name=r.name, dob_band=r.dob_band, primary_need=r.primary_need.value)
                                  for r in residents],
-                      hub_online=hub_online, hub_last_seen=hub_seen, devices=health, open_alert_ids=open_ids)
+                      hub_online=hub_online, hub_last_seen=hub_seen, hub_outbox=_outbox(heartbeat), devices=health,
+                      open_alert_ids=open_ids)
 
 
 def activity_by_hour(store: TimeSeriesStore, home_id: str, days: int, now: datetime | None = None) -> list[ActivityHour]:
@@ -138,11 +151,22 @@ def _batteries(store: TimeSeriesStore, home_id: str, now: datetime) -> dict[str,
     return out
 
 
-def _hub_status(store: TimeSeriesStore, home_id: str, hub_seen: datetime | None) -> str | None:
+def _heartbeat(store: TimeSeriesStore, home_id: str, hub_seen: datetime | None) -> dict:
+    """The values of the hub's newest status message ({} if none)."""
     if hub_seen is None:
-        return None
+        return {}
     newest = store.readings(home_id, hub_seen, hub_seen + timedelta(milliseconds=1), device_id=GATEWAY_DEVICE_ID)
-    return str(newest[-1].values.get("status")) if newest else None
+    return newest[-1].values if newest else {}
+
+
+def _outbox(heartbeat: dict) -> HubOutbox | None:
+    if "outbox_depth" not in heartbeat:
+        return None
+    count = lambda name: int(heartbeat.get(name) or 0)  # noqa: E731
+    oldest = heartbeat.get("outbox_oldest_s")
+    return HubOutbox(depth=count("outbox_depth"), unconfirmed=count("outbox_unconfirmed"),
+                     oldest_s=float(oldest) if isinstance(oldest, (int, float)) else None,
+                     dropped=count("outbox_dropped"))
 
 
 def _problem(d: Device, last: datetime | None, battery: float | None, hub_online: bool | None,

@@ -9,7 +9,12 @@ for each consumer's persistent session, then times how fast each consumer drains
           work (validation, batching, InfluxDB writes, acks only after durability). The rate
           is read from InfluxDB itself: points stored per second, first to last.
 
-Usage: python bench/ingest.py [--readings 200000] [--homes 1000] [--workers 1 2]
+With --delivery it also times the whole path from a gateway's outbox: readings queued in an
+outbox on disk, published by the gateway's forwarder (MQTT 5), stored by one ingest worker, and
+(a) removed from the outbox when the broker acknowledges them, as before confirmations, or
+(b) kept until ingest confirms it stored them; it prints readings/s for both and their ratio.
+
+Usage: python bench/ingest.py [--readings 200000] [--homes 1000] [--workers 1 2] [--delivery]
 """
 
 from __future__ import annotations
@@ -170,12 +175,82 @@ def _tree_cpu_seconds(pid: int) -> float:
     return total / tick
 
 
+def delivery(broker: Mosquitto, influx: Influxd, tmp: str, messages: list[tuple[str, bytes]],
+             confirmed: bool) -> float:
+    """Readings/s from a gateway outbox until every one is stored (and, if ``confirmed``, the
+    outbox has heard so from ingest and is empty)."""
+    from tecwatch.devices.payloads import confirm_topic, parse_confirmation
+    from tecwatch.gateway.forwarder import Forwarder
+    from tecwatch.gateway.outbox import Outbox
+
+    name = "confirmed" if confirmed else "acked"
+    database = f"bench_delivery_{name}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TECWATCH_")} | {
+        "TECWATCH_BROKER__MODE": "external", "TECWATCH_BROKER__PORT": str(broker.port),
+        "TECWATCH_BROKER__PROTOCOL": "5", "TECWATCH_BROKER__USERNAME": "bench",
+        "TECWATCH_STORE__BACKEND": "influxdb", "TECWATCH_STORE__INFLUX_URL": influx.url,
+        "TECWATCH_STORE__INFLUX_DATABASE": database, "TECWATCH_REGISTRY__URL": f"sqlite:///{tmp}/registry.db",
+        "TECWATCH_DATA_DIR": f"{tmp}/data-{name}", "TECWATCH_INGEST__CLIENT_ID": f"bench-delivery-{name}",
+        "TECWATCH_INGEST__STATS_INTERVAL_S": "3600", "TECWATCH_INGEST__CONFIRM_TO_GATEWAYS": str(confirmed).lower(),
+    }
+    outbox = Outbox(Path(tmp) / f"outbox-{name}.db", max_messages=len(messages) + 10)
+    for topic, payload in tqdm(messages, desc=f"filling the outbox ({name})", unit="msg", leave=False):
+        if confirmed:
+            body = json.loads(payload)
+            outbox.put_sequenced(lambda seq, t=topic, b=body: (t, json.dumps(b | {"seq": seq}).encode(), False))
+        else:
+            outbox.put(topic, payload)
+    log = Path(tmp) / f"ingest-{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tecwatch", "ingest"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-gateway-{name}", protocol=mqtt.MQTTv5)
+    c.username_pw_set("bench")
+    c.max_inflight_messages_set(2000)
+    forwarder = Forwarder(outbox, c, max_in_flight=2000)
+    c.on_publish = forwarder.on_publish
+    c.on_message = lambda _c, _u, m: forwarder.on_confirm(parse_confirmation(m.payload) or [])
+    c.on_connect = lambda client, *_a: (client.subscribe(confirm_topic("+"), qos=1), forwarder.notify())
+    store = InfluxStore(influx.url, database)
+    stop = threading.Event()
+    try:
+        deadline = time.monotonic() + 30
+        while b"subscrib" not in log.read_bytes():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit(f"ingest did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        t0 = time.perf_counter()
+        thread = threading.Thread(target=forwarder.run, args=(stop, 0.05), daemon=True)
+        thread.start()
+        with tqdm(total=len(messages), desc=f"delivered ({name})", unit="rd", leave=False) as bar:
+            stored = 0
+            while stored < len(messages) or outbox.depth():
+                time.sleep(0.1)
+                series = store.query('SELECT count("activity") FROM "reading"')
+                new = series[0]["values"][0][1] if series else 0
+                bar.update(new - stored)
+                stored = new
+        return len(messages) / (time.perf_counter() - t0)
+    finally:
+        stop.set()
+        c.disconnect()
+        c.loop_stop()
+        proc.terminate()
+        proc.wait(60)
+        store.close()
+        outbox.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--readings", type=int, default=200_000)
     ap.add_argument("--homes", type=int, default=1000)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="ingest worker counts to measure")
     ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--delivery", action="store_true", help="also time the path from a gateway outbox, "
+                    "acknowledged by the broker against confirmed by ingest")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     messages = payloads(args.readings, args.homes)
@@ -207,6 +282,8 @@ def main() -> None:
             store.close()
             results.append((workers, rate, cpu))
             print(f"ingest x{workers}: {rate:,.0f} readings/s stored", flush=True)
+        paths = {confirmed: delivery(broker, influx, tmp, messages, confirmed)
+                 for confirmed in ((False, True) if args.delivery else ())}
 
     print(f"\nreadings={args.readings:,} homes={args.homes:,} batch={args.batch} cores={os.cpu_count()}")
     print(f"{'consumer':34} {'per second':>12} {'ratio to bare':>14} {'ingest CPU/reading':>19}")
@@ -214,6 +291,11 @@ def main() -> None:
     for workers, rate, cpu in results:
         label = f"ingest, {workers} worker{'s' if workers > 1 else ''} (stored in InfluxDB)"
         print(f"{label:34} {rate:12,.0f} {rate / bare:14.2f} {cpu * 1e6:16.1f} us")
+    if paths:
+        print("\nfrom a gateway outbox to InfluxDB, one ingest worker:")
+        print(f"  removed when the broker acknowledges:   {paths[False]:9,.0f} readings/s")
+        print(f"  kept until ingest confirms it stored it: {paths[True]:9,.0f} readings/s "
+              f"(ratio {paths[True] / paths[False]:.2f}; the confirmation costs {1 - paths[True] / paths[False]:.0%})")
 
 
 if __name__ == "__main__":

@@ -193,3 +193,32 @@ def platform_message(
         body["room"] = room
     body.update(values)
     return PlatformMessage(f"tec/v1/{home_id}/{device_id}/{channel}", json.dumps(body).encode(), alarm)
+
+
+# The platform tells each home's gateway which of its messages it has durably handled (stored
+# or dead-lettered; an alarm accepted by the alert engine), so the gateway can let them go.
+# Outside tec/v1/#: ingest's own subscription never sees its confirmations.
+CONFIRM_PREFIX = "tec/confirm/v1/"
+# Where an ingest worker checks, at start, that its broker delivers to shared subscriptions.
+PROBE_PREFIX = "tec/probe/v1/"
+
+
+def confirm_topic(home_id: str) -> str:
+    return f"{CONFIRM_PREFIX}{home_id}"
+
+
+def confirmation(seqs: list[int], at: datetime) -> bytes:
+    """``{"seqs": [...], "at": platform time}``: the time lets a gateway see its clock is off."""
+    return json.dumps({"seqs": seqs, "at": at.isoformat(timespec="milliseconds")}, separators=(",", ":")).encode()
+
+
+def parse_confirmation(payload: bytes) -> list[int] | None:
+    """The confirmed sequence numbers, or None if the payload is not a confirmation."""
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    seqs = body.get("seqs") if isinstance(body, dict) else None
+    if not isinstance(seqs, list) or not all(type(q) is int for q in seqs):
+        return None
+    return seqs

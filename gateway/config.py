@@ -124,6 +124,10 @@ class GatewayConfig(_Strict):
     outbox_max_messages: int = Field(500_000, ge=100)
     # Messages published to the platform and not yet acknowledged, at most.
     max_in_flight: int = Field(500, ge=1, le=10_000)
+    # A message the broker took is sent again if the platform has not confirmed it by then,
+    # backing off (doubling) up to resend_max_s while the platform stays silent.
+    resend_after_s: float = Field(30.0, ge=1)
+    resend_max_s: float = Field(600.0, ge=1)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     # The platform's web address (e.g. its /healthz): the heartbeat's clock offset is measured
     # against its Date header. Unset, the kernel's NTP state is reported instead.

@@ -1,5 +1,6 @@
 """Broker credentials for a home's gateway: a Mosquitto password entry (made by mosquitto_passwd)
-and an ACL block that lets it publish under its own home only.
+and an ACL block that lets it publish under its own home only, and read the platform's
+confirmations for its own home only.
 
 The ACL file is Mosquitto's own format: a ``user NAME`` line starts a block, ``topic`` lines
 follow. Blocks for other users (ingest, other gateways) are kept as they are.
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tecwatch.devices.payloads import ID_PATTERN
+from tecwatch.devices.payloads import ID_PATTERN, confirm_topic
 
 _HOME_ID = re.compile(ID_PATTERN)
 _USER = re.compile(r"^\s*user\s+(\S+)\s*$")
@@ -41,7 +42,8 @@ def gateway_username(home_id: str) -> str:
 
 
 def acl_block(home_id: str) -> list[str]:
-    return [f"user {gateway_username(home_id)}", f"topic write tec/v1/{home_id}/#"]
+    # It publishes under its own home, and hears which of its messages the platform has stored.
+    return [f"user {gateway_username(home_id)}", f"topic write tec/v1/{home_id}/#", f"topic read {confirm_topic(home_id)}"]
 
 
 def provision_gateway(home_id: str, passwd_file: Path, acl_file: Path, password: str | None = None,

@@ -20,6 +20,7 @@ from tecwatch.gateway.config import GatewayConfig
 from tecwatch.gateway.forwarder import Forwarder
 from tecwatch.gateway.outbox import Outbox
 
+from tecwatch.devices.payloads import confirm_topic, parse_confirmation
 from tecwatch.mqtt import BrokerConnection
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,9 @@ class Gateway:
         self._beat = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
         self._status_topic = status_topic(config.home_id)
-        self.outbox = Outbox(config.outbox_path, config.outbox_max_messages)
+        self.outbox = Outbox(config.outbox_path, config.outbox_max_messages, resend_after_s=config.resend_after_s,
+                             resend_max_s=config.resend_max_s)
+        self._confirm_topic = confirm_topic(config.home_id)
         self.bridge = ZigbeeBridge(config, self.outbox, on_change=self._beat.set)
         self.clock = ClockCheck(config.clock_check_url, ca_file=config.platform.tls_ca_file)
 
@@ -49,6 +52,7 @@ class Gateway:
         pc.on_connect = self._on_platform_connect
         pc.on_disconnect = self._on_platform_disconnect
         pc.on_connect_fail = self._on_platform_connect_fail
+        pc.on_message = self._on_platform_message
         self._reported_unreachable = False
 
         # A persistent session keeps QoS 1 states queued on the hub while this process restarts.
@@ -103,6 +107,8 @@ class Gateway:
             "outbox_dropped": self.outbox.dropped(),
             "in_flight": self.forwarder.in_flight(),
             "sent": self.forwarder.sent,
+            "confirmed": self.forwarder.confirmed,
+            "unconfirmed": self.outbox.unconfirmed()[0],
             "refused": self.forwarder.refused,
             "local": self.bridge.counts(),
             "devices_offline": self.bridge.offline_devices(),
@@ -134,9 +140,18 @@ class Gateway:
             log.error("platform broker refused the connection: %s (check this home's username/password)", reason_code)
             return
         self._reported_unreachable = False
+        # The platform's confirmations of what it stored: only then do messages leave the outbox.
+        _client.subscribe(self._confirm_topic, qos=1)
         log.info("connected to the platform broker; %d messages waiting in the outbox", self.outbox.depth())
         self._beat.set()  # replace the retained last will with "online" at once
         self.forwarder.notify()
+
+    def _on_platform_message(self, _client, _userdata, msg) -> None:
+        seqs = parse_confirmation(msg.payload) if msg.topic == self._confirm_topic else None
+        if seqs is None:
+            log.warning("unexpected message from the platform on %s; ignored", msg.topic)
+            return
+        self.forwarder.on_confirm(seqs)
 
     def _on_platform_connect_fail(self, _client, _userdata) -> None:
         # Once per outage: paho retries with backoff and the heartbeat logs the outbox depth.
@@ -174,6 +189,7 @@ class Gateway:
         client.publish(self._status_topic, self._status_payload("online"), qos=1, retain=True)
 
     def _status_payload(self, status: str) -> bytes:
+        unconfirmed, oldest = self.outbox.unconfirmed()
         body: dict[str, Any] = {
             "type": "gateway",
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -182,6 +198,8 @@ class Gateway:
             "uptime_s": round(time.monotonic() - self._started, 1),
             "outbox_depth": float(self.outbox.depth()),
             "outbox_dropped": float(self.outbox.dropped()),
+            "outbox_unconfirmed": float(unconfirmed),
+            **({} if oldest is None else {"outbox_oldest_s": round(oldest, 1)}),
             **self.bridge.status_values(),
             **self.clock.status_values(),
         }
@@ -195,8 +213,9 @@ def run_gateway(config: GatewayConfig, stop: threading.Event, stats_interval_s: 
     try:
         while not stop.wait(stats_interval_s):
             s = gateway.stats()
-            log.info("gateway %s: connected=%s sent=%d outbox=%d dropped=%d local=%s",
-                     config.home_id, s["connected"], s["sent"], s["outbox_depth"], s["outbox_dropped"],
+            log.info("gateway %s: connected=%s sent=%d confirmed=%d outbox=%d (unconfirmed %d) dropped=%d local=%s",
+                     config.home_id, s["connected"], s["sent"], s["confirmed"], s["outbox_depth"], s["unconfirmed"],
+                     s["outbox_dropped"],
                      {k: v for k, v in {**s["local"], **s["problems"]}.items() if v})
     finally:
         gateway.stop()

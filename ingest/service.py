@@ -9,6 +9,7 @@ idempotent in the store.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,8 +20,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.exc import SQLAlchemyError
 
 from tecwatch.devices import Channel, Reading, Rejection, parse_message
-from tecwatch.devices.payloads import for_alert_engine
-from tecwatch.devices.validation import Limits
+from tecwatch.devices.payloads import MAX_SEQ, for_alert_engine
+from tecwatch.devices.validation import Limits, parse_topic
 from tecwatch.health import Health
 from tecwatch.settings import IngestSettings
 from tecwatch.store import StoreUnavailable, TimeSeriesStore
@@ -55,6 +56,9 @@ class _Pending:
     reading: Reading | None = None
     letter: DeadLetter | None = None
     alarm: PendingAlarm | None = None
+    # Whom to confirm the message to once it is durable: the gateway's home and its seq.
+    home_id: str | None = None
+    seq: int | None = None
 
 
 class IngestService:
@@ -66,8 +70,11 @@ class IngestService:
         settings: IngestSettings,
         clock: Callable[[], datetime] = utc_now,
         supervisor: Supervisor | None = None,
+        confirm: Callable[[str, list[int]], None] | None = None,
     ):
         self._supervisor = supervisor or Supervisor()
+        # Tells a home's gateway which of its messages are durably handled (see devices.confirm_topic).
+        self._confirm = confirm
         self._store = store
         self._dead_letters = dead_letters
         self._settings = settings
@@ -112,7 +119,10 @@ class IngestService:
                                allow_clock_skew=not retained)
         if isinstance(result, Rejection):
             item.letter = self._letter(item, result.reason.value, result.detail)
-        elif retained and result.channel is Channel.STATUS:
+            item.home_id, item.seq = sender(item.topic, item.payload)
+            return
+        item.home_id, item.seq = result.home_id, result.seq
+        if retained and result.channel is Channel.STATUS:
             # A retained status is the broker replaying a hub's last known state on subscribe,
             # not a new event; storing it again would invent an event at arrival time.
             self._counters.retained_skipped += 1
@@ -216,6 +226,19 @@ class IngestService:
             p.ack()
         self._counters.record_batch(readings, letters, batch[0].received_mono, len(batch))
         self._last_progress = time.monotonic()
+        if self._confirm is not None:
+            self._send_confirmations(batch)
+
+    def _send_confirmations(self, batch: Sequence[_Pending]) -> None:
+        by_home: dict[str, list[int]] = {}
+        for p in batch:
+            if p.home_id is not None and p.seq is not None:
+                by_home.setdefault(p.home_id, []).append(p.seq)
+        for home_id, seqs in by_home.items():
+            try:
+                self._confirm(home_id, seqs)
+            except Exception:  # noqa: BLE001 - the gateway sends again what it does not hear of
+                log.exception("could not confirm %d messages to %s", len(seqs), home_id)
 
     def _write_readings(self, batch: Sequence[_Pending]) -> None:
         readings = [p.reading for p in batch if p.reading is not None]
@@ -291,6 +314,19 @@ class IngestService:
             if self._stopping.is_set():
                 return False
         return True
+
+
+def sender(topic: str, payload: bytes) -> tuple[str | None, int | None]:
+    """The home and seq of a message that was rejected, where they can still be read, so its
+    gateway hears it was handled (as a dead letter) and does not send it again and again."""
+    where = parse_topic(topic)
+    if isinstance(where, Rejection) or len(payload) > 64 * 1024:
+        return None, None
+    try:
+        seq = json.loads(payload).get("seq")
+    except (ValueError, UnicodeDecodeError, AttributeError, RecursionError):
+        return where.home_id, None
+    return where.home_id, seq if type(seq) is int and 0 <= seq <= MAX_SEQ else None
 
 
 def _is_data_error(err: SQLAlchemyError) -> bool:

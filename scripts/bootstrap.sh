@@ -13,6 +13,8 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || mis
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if (( want_services )); then
   [[ -x /usr/sbin/mosquitto ]] || command -v mosquitto >/dev/null || missing+=(mosquitto)
+  # A broker without shared subscriptions, which ingest must refuse to run several workers on.
+  [[ -x /usr/sbin/nats-server ]] || command -v nats-server >/dev/null || missing+=(nats-server)
   [[ -x /usr/bin/influxd ]] || command -v influxd >/dev/null || missing+=(influxdb)
   command -v openssl >/dev/null || missing+=(openssl)  # test certificates for TLS
   command -v chromium >/dev/null || missing+=(chromium)  # the web pages are tested in a real browser

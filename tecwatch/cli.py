@@ -23,8 +23,7 @@ def _cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if settings.ingest.workers == 1:
         run_ingest(settings)
         return 0
-    WorkerPool(settings).run(_stop_on_signals())
-    return 0
+    return WorkerPool(settings).run(_stop_on_signals())
 
 
 def _cmd_broker(settings: Settings, _args: argparse.Namespace) -> int:

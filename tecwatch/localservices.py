@@ -307,3 +307,33 @@ bind-address = "{HOST}:{self.rpc_port}"
                 return resp.status == 204
         except (urllib.error.URLError, OSError):
             return False
+
+
+NATS_BIN = "nats-server"
+
+
+class NatsMqtt(_Service):
+    """A private NATS server with its MQTT listener (sessions kept in JetStream): an MQTT broker
+    that keeps persistent sessions but has no shared subscriptions."""
+
+    name = "nats-server"
+
+    def __init__(self, workdir: Path | str, port: int | None = None, *, start_timeout_s: float = 20.0) -> None:
+        super().__init__(workdir, start_timeout_s)
+        self.host = HOST
+        self.port = port or free_port()
+        self.client_port = free_port()
+        while self.client_port == self.port:
+            self.client_port = free_port()
+        self.config_path = self.workdir / "nats.conf"
+
+    def _command(self) -> list[str]:
+        self.config_path.write_text(
+            f'server_name: "tecwatch-test"\nlisten: "{HOST}:{self.client_port}"\n'
+            f'jetstream {{ store_dir: "{self.workdir / "js"}" }}\n'
+            f'mqtt {{ listen: "{HOST}:{self.port}" }}\n'
+        )
+        return [NATS_BIN, "-c", str(self.config_path), "-l", str(self.log_path)]
+
+    def _ready(self) -> bool:
+        return _port_open(self.port)

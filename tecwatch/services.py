@@ -52,8 +52,12 @@ class Ingest:
         self.alerts = None if alarm_sink else AlertRuntime(self.engine, settings.alerts, supervisor=supervisor)
         self.alarm_sink = alarm_sink or self.alerts.engine
         self.service = IngestService(self.store, self.dead_letters, self.alarm_sink, settings.ingest,
-                                     supervisor=supervisor)
+                                     supervisor=supervisor,
+                                     confirm=self._confirm if settings.ingest.confirm_to_gateways else None)
         self.mqtt = MqttIngest(settings.broker, settings.ingest, self.service, supervisor)
+
+    def _confirm(self, home_id: str, seqs: list[int]) -> None:
+        self.mqtt.confirm(home_id, seqs)
 
     def start(self) -> None:
         if self.alerts:

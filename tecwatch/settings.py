@@ -88,6 +88,11 @@ class IngestSettings(BaseModel):
     store_retry_max_s: float = Field(30.0, gt=0)
     # Health is progress: unhealthy when messages wait and none was stored or acknowledged for this long.
     stall_after_s: float = Field(60.0, gt=0)
+    # Tell each gateway which of its messages are durably handled, so it keeps them until then
+    # (on tec/confirm/v1/{home}); a gateway that hears nothing sends them again.
+    confirm_to_gateways: bool = True
+    # With a shared subscription: how long its probe may take before ingest refuses to run.
+    probe_timeout_s: float = Field(10.0, gt=0)
     # A dead letter keeps this much of its payload (and its original length), for this many days.
     dead_letter_keep_bytes: int = Field(4096, ge=0, le=1_000_000)
     dead_letter_days: int = Field(30, ge=1)

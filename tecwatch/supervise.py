@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 # The exit code of a process ended because one of its threads died (EX_SOFTWARE).
 THREAD_DIED_EXIT = 70
+# The exit code of a process that cannot do its job as configured (EX_CONFIG): restarting it
+# will not help.
+REFUSED_EXIT = 78
 
 OnDeath = Callable[[str, BaseException | None], None]
 
@@ -43,12 +46,23 @@ def exit_process(thread: str, error: BaseException | None) -> None:
     os._exit(THREAD_DIED_EXIT)
 
 
+def refuse_to_run(reason: str) -> None:
+    log.critical("refusing to run: %s", reason)
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+    os._exit(REFUSED_EXIT)
+
+
 class Supervisor:
     """Starts threads and calls ``on_death`` (default: exit the process) if one of them ends
-    before its ``stop`` event is set."""
+    before its ``stop`` event is set; ``refuse`` ends the process when it cannot work at all."""
 
-    def __init__(self, on_death: OnDeath = exit_process):
+    def __init__(self, on_death: OnDeath = exit_process, on_refusal: Callable[[str], None] = refuse_to_run):
         self._on_death = on_death
+        self.refuse = on_refusal
 
     def spawn(self, name: str, target: Callable[[], object], stop: threading.Event) -> threading.Thread:
         def run() -> None:

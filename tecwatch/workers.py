@@ -17,7 +17,7 @@ import time
 from tecwatch import logs
 from tecwatch.health import Health, heartbeat_path, read_status, write_status
 from tecwatch.settings import Settings
-from tecwatch.supervise import stop_on_signals
+from tecwatch.supervise import REFUSED_EXIT, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +70,20 @@ class WorkerPool:
             summaries.append(f"worker {index}: {h.summary or '-'}")
         return Health("; ".join(problems) or None, "; ".join(summaries))
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event) -> int:
+        """Until ``stop``; 0, or the exit code of a worker that refused to run (all stop then)."""
+        code = 0
         for i in range(self._settings.ingest.workers):
             self._spawn(i)
         status = heartbeat_path(self._settings.data_dir, "ingest")
         next_status = time.monotonic() + 10.0  # the workers' first statuses come after a few seconds
         while not stop.wait(0.5):
             for index, proc in list(self._procs.items()):
+                if not proc.is_alive() and proc.exitcode == REFUSED_EXIT:
+                    log.critical("ingest worker %d refused to run as configured; stopping the others", index)
+                    code = REFUSED_EXIT
+                    stop.set()
+                    break
                 if not proc.is_alive():
                     log.error("ingest worker %d exited (code %s); restarting", index, proc.exitcode)
                     time.sleep(self._restart_delay_s)
@@ -90,3 +97,4 @@ class WorkerPool:
             proc.join(30)
             if proc.is_alive():
                 proc.kill()
+        return code

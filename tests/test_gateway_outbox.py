@@ -109,3 +109,63 @@ def test_what_reached_no_subscriber_stays_in_the_outbox_until_ingest_is_back(tmp
                 c.disconnect()
                 c.loop_stop()
             box.close()
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _sequenced(box: Outbox, n: int, alarm_at: int | None = None) -> list[int]:
+    return [box.put_sequenced(lambda seq, i=i: (f"tec/v1/h/d{i}/reading", f"r{seq}".encode(), i == alarm_at))
+            for i in range(n)]
+
+
+def test_a_message_the_broker_took_stays_until_the_platform_confirms_it(tmp_path):
+    clock = Clock()
+    box = Outbox(tmp_path / "outbox.db", resend_after_s=30, resend_max_s=120, clock=clock)
+    seqs = _sequenced(box, 3)
+    taken = box.peek(10)
+    box.settle([q.id for q in taken])
+    assert box.depth() == 3 and box.unconfirmed() == (3, 0.0)
+    assert box.peek(10) == [], "taken by the broker: not sent again before its confirmation is due"
+    assert box.confirm([seqs[0], seqs[2], 999]) == 2
+    clock.now += 45
+    assert [q.seq for q in box.peek(10)] == [seqs[1]] and box.unconfirmed() == (1, 45.0)
+    box.close()
+    assert [q.seq for q in Outbox(tmp_path / "outbox.db", clock=clock).peek(10)] == [seqs[1]], "kept over a restart"
+
+
+def test_unconfirmed_messages_are_sent_again_backing_off_alarms_first(tmp_path):
+    clock = Clock()
+    box = Outbox(tmp_path / "outbox.db", resend_after_s=30, resend_max_s=100, clock=clock)
+    seqs = _sequenced(box, 3, alarm_at=2)
+    due = lambda: [q.seq for q in box.peek(10)]  # noqa: E731
+    assert due() == [seqs[2], seqs[0], seqs[1]]
+    box.settle([q.id for q in box.peek(10)])
+    for wait, expected in ((29, []), (1, [seqs[2], seqs[0], seqs[1]])):  # first resend after 30 s
+        clock.now += wait
+        assert due() == expected
+    box.settle([q.id for q in box.peek(10)])
+    clock.now += 59
+    assert due() == [], "the second waits twice as long"
+    clock.now += 1
+    assert due() == [seqs[2], seqs[0], seqs[1]]
+    for _ in range(5):  # and never longer than resend_max_s
+        box.settle([q.id for q in box.peek(10)])
+        clock.now += 100
+        assert len(due()) == 3
+
+
+def test_messages_without_a_sequence_number_are_settled_by_the_broker(tmp_path):
+    box = Outbox(tmp_path / "outbox.db")
+    box.put("tec/v1/h/gateway/status", b"hb")
+    [only] = box.peek(10)
+    box.settle([only.id])
+    assert box.depth() == 0
+    box.put_sequenced(lambda seq: ("tec/v1/other/d/reading", b"x", False))
+    box.settle([], refused=[q.id for q in box.peek(10)])  # not authorised: retrying cannot help
+    assert box.depth() == 0

@@ -126,6 +126,7 @@ def test_bad_home_ids_and_the_command_line(tmp_path):
     done = run_tecwatch(["provision-gateway", "home-7"], tmp_path, env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "username gw-home-7, password " in done.stdout and "tec/v1/home-7/#" in done.stdout
-    assert (tmp_path / "acl").read_text() == "user gw-home-7\ntopic write tec/v1/home-7/#\n"
+    assert (tmp_path / "acl").read_text() == ("user gw-home-7\ntopic write tec/v1/home-7/#\n"
+                                              "topic read tec/confirm/v1/home-7\n")
     bad = run_tecwatch(["provision-gateway", "home 7"], tmp_path, env, timeout=60)
     assert bad.returncode == 2 and "not a home id" in bad.stderr and "Traceback" not in bad.stderr

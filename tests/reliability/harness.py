@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tecwatch.db import make_engine
+from tecwatch.devices.payloads import confirm_topic, parse_confirmation
 from tecwatch.gateway.forwarder import Forwarder
 from tecwatch.gateway.outbox import Outbox
 from tecwatch.store.influx import InfluxStore
@@ -59,26 +61,33 @@ class Outcome:
 
 
 class Hubs:
-    """The homes' side: a gateway outbox on disk and its forwarder on one MQTT 5 connection."""
+    """The homes' side: a gateway outbox on disk and its forwarder on one MQTT 5 connection,
+    keeping each message until the platform confirms it (sent again after ``resend_after_s``)."""
 
-    def __init__(self, tmp: Path, host: str, port: int):
-        self.outbox = Outbox(tmp / "outbox.db")
+    def __init__(self, tmp: Path, host: str, port: int, resend_after_s: float = 3.0):
+        self.outbox = Outbox(tmp / "outbox.db", resend_after_s=resend_after_s, resend_max_s=resend_after_s * 4)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"hubs-{uuid.uuid4().hex[:6]}",
                                   protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(1, 2)
         self.client.max_inflight_messages_set(500)
         self.forwarder = Forwarder(self.outbox, self.client)
         self.client.on_publish = self.forwarder.on_publish
-        self.client.on_connect = lambda *_a: self.forwarder.notify()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda _c, _u, m: self.forwarder.on_confirm(parse_confirmation(m.payload) or [])
         self.client.connect(host, port)
         self.client.loop_start()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.forwarder.run, args=(self._stop, 0.2), daemon=True)
         self._thread.start()
 
-    def put(self, messages: list[tuple[str, bytes, bool]]) -> None:
-        for topic, payload, alarm in messages:
-            self.outbox.put(topic, payload, alarm=alarm)
+    def _on_connect(self, client, *_args) -> None:
+        client.subscribe(confirm_topic("+"), qos=1)  # every home's confirmations: one outbox here
+        self.forwarder.notify()
+
+    def put(self, messages: list[tuple[str, Callable[[int], bytes], bool]]) -> None:
+        """Queue messages whose payload is made with the outbox's sequence number."""
+        for topic, make, alarm in messages:
+            self.outbox.put_sequenced(lambda seq, t=topic, m=make, a=alarm: (t, m(seq), a))
         self.forwarder.notify()
 
     def close(self) -> None:
@@ -105,23 +114,23 @@ class Traffic:
         return self
 
     def _run(self) -> None:
-        seq, tick, next_press = 0, 0.05, time.monotonic() + self.press_every_s
+        n, tick, next_press = 0, 0.05, time.monotonic() + self.press_every_s
         per_tick = max(1, round(self.rate * tick))
         while not self._stop.wait(tick):
             batch = []
             for _ in range(per_tick):
-                seq += 1
-                home = f"home-{seq % self.homes + 1}"
+                n += 1
+                home = f"home-{n % self.homes + 1}"
                 ts = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
                 # A device is used again 140 readings later, so each reading has its own time.
-                body = {"type": "temperature", "ts": ts, "seq": seq, "room": "lounge", "temperature": 19.5}
-                batch.append((f"tec/v1/{home}/temp-{seq % 7}/reading", json.dumps(body).encode(), False))
+                body = {"type": "temperature", "ts": ts, "room": "lounge", "temperature": 19.5}
+                batch.append((f"tec/v1/{home}/temp-{n % 7}/reading", _with_seq(body), False))
                 self.readings[home] += 1
             if time.monotonic() >= next_press:
                 home = f"home-p{len(self.presses) + 1}"
                 ts = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-                press = {"type": "pendant", "ts": ts, "seq": 1, "room": "hall", "action": "press"}
-                batch.append((f"tec/v1/{home}/pendant-1/event", json.dumps(press).encode(), True))
+                press = {"type": "pendant", "ts": ts, "room": "hall", "action": "press"}
+                batch.append((f"tec/v1/{home}/pendant-1/event", _with_seq(press), True))
                 self.presses.append(home)
                 next_press += self.press_every_s
             self.hubs.put(batch)
@@ -131,18 +140,22 @@ class Traffic:
         self._thread.join(10)
 
 
+def _with_seq(body: dict) -> Callable[[int], bytes]:
+    return lambda seq: json.dumps(body | {"seq": seq}).encode()
+
+
 class PlatformRun:
     """Start everything in ``tmp``; ``stop()`` stops it all and ``outcome()`` counts."""
 
     def __init__(self, tmp: Path, registry_url: str, influxd: Influxd | None = None, webhook: WebhookReceiver | None = None,
-                 alerts_env: dict[str, str] | None = None):
+                 alerts_env: dict[str, str] | None = None, autosave_interval_s: int = 1):
         self.tmp = tmp
         self.registry_url = registry_url
         self.registry: Engine = make_engine(registry_url)
         upgrade(self.registry)
         self.webhook = webhook or WebhookReceiver()
         self._escalate_to(self.webhook.url)
-        self.broker = Mosquitto(tmp / "mosquitto", autosave_interval_s=1)
+        self.broker = Mosquitto(tmp / "mosquitto", autosave_interval_s=autosave_interval_s)
         self.own_influxd = influxd is None
         self.influxd = influxd or Influxd(tmp / "influxd")
         self.database = f"rel_{uuid.uuid4().hex[:8]}"
