@@ -169,3 +169,61 @@ def test_messages_without_a_sequence_number_are_settled_by_the_broker(tmp_path):
     box.put_sequenced(lambda seq: ("tec/v1/other/d/reading", b"x", False))
     box.settle([], refused=[q.id for q in box.peek(10)])  # not authorised: retrying cannot help
     assert box.depth() == 0
+
+
+def test_confirmations_flow_through_the_embedded_broker(tmp_path):
+    """The one-command default: amqtt in process, ingest confirming, the outbox draining."""
+    import json
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    import paho.mqtt.client as mqtt
+
+    from tecwatch.broker import EmbeddedBroker
+    from tecwatch.devices.payloads import confirm_topic, parse_confirmation
+    from tecwatch.gateway.forwarder import Forwarder
+    from tecwatch.localservices import free_port
+    from tecwatch.services import Ingest
+    from tecwatch.settings import BrokerSettings, IngestSettings, RegistrySettings, Settings
+    from tecwatch.store.sqlite import SQLiteStore
+
+    from support import wait_until
+
+    port = free_port()
+    with EmbeddedBroker("127.0.0.1", port):
+        settings = Settings(broker=BrokerSettings(mode="embedded", port=port),
+                            registry=RegistrySettings(url=f"sqlite:///{tmp_path}/registry.db"), data_dir=tmp_path,
+                            ingest=IngestSettings(client_id="embedded-ingest", batch_max_wait_s=0.05))
+        store = SQLiteStore(tmp_path / "readings.db")
+        ingest = Ingest(settings, store=store)
+        ingest.start()
+        box = Outbox(tmp_path / "outbox.db")
+        start = datetime.now(timezone.utc) - timedelta(minutes=5)
+        for i in range(50):
+            box.put_sequenced(lambda seq, i=i: (f"tec/v1/home-e/pir-1/reading", json.dumps(
+                {"type": "motion", "ts": (start + timedelta(seconds=i)).isoformat(), "seq": seq,
+                 "occupancy": True}).encode(), False))
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="gw-embedded", protocol=mqtt.MQTTv311)
+        client.username_pw_set("gw-home-e")  # the embedded broker takes any named login
+        forwarder = Forwarder(box, client)
+        client.on_publish = forwarder.on_publish
+        client.on_message = lambda _c, _u, m: forwarder.on_confirm(parse_confirmation(m.payload) or [])
+        client.on_connect = lambda c, *_a: (c.subscribe(confirm_topic("home-e"), qos=1), forwarder.notify())
+        stop = threading.Event()
+        thread = threading.Thread(target=forwarder.run, args=(stop, 0.1), daemon=True)
+        try:
+            assert ingest.mqtt.subscribed.wait(10)
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            thread.start()
+            wait_until(lambda: box.depth() == 0, 20, "every message confirmed and gone from the outbox")
+            assert forwarder.confirmed == 50
+            assert len(store.readings("home-e", start - timedelta(seconds=1), start + timedelta(minutes=2))) == 50
+        finally:
+            stop.set()
+            thread.join(5)
+            client.disconnect()
+            client.loop_stop()
+            ingest.stop()
+            store.close()
+            box.close()
