@@ -81,7 +81,12 @@ class RuleRunner:
         """Nightly: baselines from the 28 whole (UTC) days before today, for every home. Today is
         left out: learning from an unusual day in progress (a fall) would make it look usual."""
         now = self._clock()
-        homes = self._homes()
+        known = self._known_homes()
+        if self._cache is not None:
+            # An erased home (its id replaced in the registry, its readings gone) leaves this
+            # worker's days too, wherever the worker runs.
+            self._cache.forget_all_but(known)
+        homes = sorted(h for h in known if self._owns(h))
         if not homes:
             self._signals = self._baselines = None
             return
@@ -127,10 +132,13 @@ class RuleRunner:
     # -- helpers -----------------------------------------------------------------------------
 
     def _homes(self, seen: Sequence[DeviceLastSeen] | None = None) -> list[str]:
+        return sorted(h for h in self._known_homes(seen) if self._owns(h))
+
+    def _known_homes(self, seen: Sequence[DeviceLastSeen] | None = None) -> set[str]:
+        """Every home in the registry or with readings, whichever worker owns it."""
         with Session(self._registry) as s:
             registered = set(s.scalars(select(Home.id)))
-        homes = registered | {d.home_id for d in (self._store.last_seen() if seen is None else seen)}
-        return sorted(h for h in homes if self._owns(h))
+        return registered | {d.home_id for d in (self._store.last_seen() if seen is None else seen)}
 
     def _owns(self, home_id: str) -> bool:
         return self.membership is None or self.membership.owns(home_id)

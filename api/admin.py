@@ -1,4 +1,4 @@
-"""Admin operations on people's records: erasure."""
+"""Admin operations on people's records: erasure (the work is in ``tecwatch.registry.erasure``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from tecwatch.api import access, erasure
+from tecwatch.alerts.signalcache import DayCache
+from tecwatch.api import access
 from tecwatch.api.access import Principal
 from tecwatch.api.deps import RowId, errors, registry, require
-from tecwatch.api.erasure import Erased, ErasureError
-from tecwatch.api.familyview import ResidentNotFound
+from tecwatch.registry import erasure
+from tecwatch.registry.erasure import Erased, ErasureError, NoSuchResident
 from tecwatch.store import StoreUnavailable
 from tecwatch.registry.models import LeftReason, UserRole
 
@@ -29,16 +30,19 @@ class Erase(BaseModel):
 def erase_resident(request: Request, resident_id: RowId, body: Erase, who: Principal = Depends(require(UserRole.ADMIN)),
                    session: Session = Depends(registry, scope="function")) -> Erased:
     """Erase a resident's personal data (name, date-of-birth band, family links; with nobody else
-    at home, also the address, routine, alert notes and every reading). The commissioners'
-    figures stay as they were."""
+    at home, also the home's address, readings, routine, dead letters and alert text, its id
+    replaced by a pseudonym). The commissioners' figures stay as they were."""
+    # The alert workers' day cache, reachable when they share this host's data directory.
+    cache = DayCache(request.app.state.settings.data_dir / "signals")
     try:
-        out = erasure.erase_resident(session, request.app.state.store, resident_id, left_reason=body.left_reason,
-                                     left_at=body.left_at)
-    except ResidentNotFound as err:
+        out = erasure.erase_resident(session, request.app.state.store, resident_id, day_cache=cache,
+                                     left_reason=body.left_reason, left_at=body.left_at)
+    except NoSuchResident as err:
         raise HTTPException(404, str(err)) from err
     except ErasureError as err:
         raise HTTPException(409, str(err)) from err
     except StoreUnavailable as err:
-        raise HTTPException(503, f"the readings could not be deleted, so nothing was erased: {err}") from err
+        raise HTTPException(503, "the home's stored data could not all be deleted, so the registry was left as it"
+                                 f" was; ask again: {err}") from err
     access.log_access(session, who, "erase resident", home_id=out.home_id, resident_id=resident_id)
     return out

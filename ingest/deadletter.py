@@ -22,9 +22,10 @@ from sqlalchemy import (
     Text,
     func,
     insert,
+    or_,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from tecwatch.registry.migrate import upgrade
 
@@ -119,10 +120,27 @@ class DeadLetterStore:
         with self._engine.begin() as conn:
             return conn.execute(dead_letters.delete().where(dead_letters.c.received_at < cutoff)).rowcount
 
+    def delete_home(self, home_id: str) -> int:
+        """Erasure: forget every dead letter of one home (see ``forget_home_letters``)."""
+        with self._engine.begin() as conn:
+            return forget_home_letters(conn, home_id)
+
     def count_by_reason(self) -> dict[str, int]:
         q = select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason)
         with self._engine.connect() as conn:
             return {reason: n for reason, n in conn.execute(q)}
+
+
+def forget_home_letters(conn: Connection, home_id: str) -> int:
+    """Delete, in the connection's transaction, the dead letters sent on the home's topics
+    (``tec/v1/{home_id}/...``) and those that claimed to come from it on another home's topic
+    (their detail quotes its id, as ``home_mismatch`` does)."""
+    topic = dead_letters.c.topic
+    prefix = f"tec/v1/{home_id}"
+    # substr, not LIKE: SQLite's LIKE ignores case, and home ids do not.
+    ours = or_(topic == prefix, func.substr(topic, 1, len(prefix) + 1) == prefix + "/",
+               dead_letters.c.detail.contains(repr(home_id), autoescape=True))
+    return conn.execute(dead_letters.delete().where(ours)).rowcount
 
 
 def _as_utc(ts: datetime) -> datetime:

@@ -123,6 +123,8 @@ class SQLiteStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk (WAL fsynced) before write() returns.
             self._conn.execute("PRAGMA synchronous=FULL")
+            # Deleted rows are zeroed in place, not left in free pages (erasure); only deletes pay.
+            self._conn.execute("PRAGMA secure_delete=ON")
             _key_readings_by_seq(self._conn)
             self._conn.executescript(_SCHEMA)
             with self._conn:
@@ -241,7 +243,25 @@ class SQLiteStore:
         return self._delete("ts_ms < ?", [ceil_ms(cutoff)])
 
     def delete_home(self, home_id: str) -> int:
-        return self._delete("home_id = ?", [home_id])
+        deleted = self._delete("home_id = ?", [home_id])
+        self._purge_deleted()
+        return deleted
+
+    def _purge_deleted(self) -> None:
+        """Leave no copy of deleted rows in the files. secure_delete zeroes the rows themselves,
+        but a page rebalanced earlier can still hold an old copy of a row in its unused space,
+        and the write-ahead log holds earlier versions of pages: rebuild the file (VACUUM: it
+        takes about as long as copying it, and needs that much free space), then copy the log
+        into it and truncate the log. Waits up to the busy timeout for other connections."""
+        try:
+            with self._lock:
+                self._conn.execute("VACUUM")
+                busy, _frames, _copied = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailable(f"SQLite store {self.path}: {err}") from err
+        if busy:
+            raise StoreUnavailable(f"SQLite store {self.path}: other readers kept the write-ahead log from being"
+                                   " emptied; the rows are deleted, ask again to finish")
 
     def _delete(self, where: str, params: Sequence[object]) -> int:
         try:

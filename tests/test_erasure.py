@@ -5,16 +5,24 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts import service
 from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.alerts.scheduler import RuleRunner
+from tecwatch.alerts.signalcache import DayCache
 from tecwatch.devices import Channel, make_reading
+from tecwatch.ingest.deadletter import DeadLetterStore, dead_letter
+from tecwatch.registry import erasure
+from tecwatch.settings import AlertSettings
 from tecwatch.store.sqlite import SQLiteStore
-from tecwatch.registry.models import AccessLog, Alert, AlertEvent, FamilyConsent, Home, HomeBaseline, LeftReason, Outcome, Resident
+from tecwatch.registry.models import (
+    AccessLog, Alert, AlertEvent, Device, FamilyConsent, Home, HomeBaseline, LeftReason, Outcome, Resident,
+)
 
-from apisupport import api_server, seed_cast, signed_in
+from apisupport import T_INSTALL, api_server, seed_cast, signed_in
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 REPORTS = ["reach?day=2026-06-01", "reach/monthly?start=2026-01-01&end=2026-07-01", "reach/per-1000?day=2026-06-01",
@@ -71,12 +79,18 @@ def test_erasing_a_resident_keeps_every_report_the_same(registry, registry_url, 
         arthur, beryl = s.get(Resident, cast.arthur_id), s.get(Resident, cast.beryl_id)
         assert (arthur.name, arthur.dob_band, arthur.primary_need.value) == ("(erased)", "", "dementia")
         assert arthur.left_reason.value == "moved_away" and arthur.left_at.date() == date(2026, 5, 1)
-        assert s.get(Home, "home-1").address == "" and s.get(Home, "home-1").district == "Norwich"
+        # The home lives on under an opaque id, with what the reports count and nothing else.
+        assert s.get(Home, "home-1") is None
+        home = s.get(Home, arthur.home_id)
+        assert home.id.startswith("erased-") and len(home.id) == len("erased-") + 16
+        assert (home.address, home.district, home.postcode_area, home.created_at) == ("", "Norwich", "NR1", T_INSTALL)
+        assert [d.device_id for d in s.scalars(select(Device).where(Device.home_id == home.id))] == ["pir-lounge"]
+        assert s.scalars(select(Alert.home_id).where(Alert.home_id == "home-1")).all() == []
         assert s.get(HomeBaseline, "home-1") is None and s.get(HomeBaseline, "home-2") is not None
         assert s.scalars(select(FamilyConsent).where(FamilyConsent.resident_id == arthur.id)).all() == []
         notes = s.execute(select(Alert.home_id, AlertEvent.note).join(Alert, Alert.id == AlertEvent.alert_id)
                           .where(AlertEvent.note != "")).all()
-        assert {n for h, n in notes if h == "home-1"} == {"(erased)"}
+        assert {n for h, n in notes if h == home.id} == {"(erased)"}
         assert {n for h, n in notes if h == "home-2"} == {"Pendant pressed", "calling Arthur's daughter", "Arthur is fine"}
         # Beryl and her home are untouched.
         assert beryl.name == "Beryl Example" and s.get(Home, "home-2").address == "1 Beryl Lane"
@@ -98,3 +112,96 @@ def test_someone_still_at_home_can_be_erased_once_their_leaving_is_given(registr
     with Session(registry) as s:
         beryl = s.get(Resident, cast.beryl_id)
         assert beryl.left_reason is LeftReason.SERVICE_ENDED and beryl.left_at is not None
+
+
+def test_a_home_someone_still_lives_in_keeps_its_id_and_address(registry, tmp_path):
+    """Erasing one of two people at a home takes their name out of every alert's text, in any home,
+    and leaves the home as it is; erasing the second then erases the home."""
+    cast = seed_cast(registry)
+    store = SQLiteStore(tmp_path / "readings.db")
+    cache = DayCache(tmp_path / "signals")
+    with Session(registry) as s, s.begin():
+        s.add(Resident(home_id="home-1", name="Doris Example", dob_band="75-79"))
+    [own, other] = [AlertEngine(registry, clock=lambda: T0).raise_hits([RuleHit(h, "pendant", T0, "Pendant", {})])[0]
+                    for h in ("home-1", "home-2")]
+    service.note(registry, own, "operator (operator)", "ARTHUR EXAMPLE's neighbour has a key", at=T0)
+    service.note(registry, other, "operator (operator)", "Beryl asked after Arthur Example; key at 1 Arthur Lane",
+                 at=T0)
+    store.write([make_reading(home_id="home-1", device_id="pir-lounge", device_type="motion", channel=Channel.READING,
+                              ts=T0, seq=1, room="lounge", values={"occupancy": True})])
+    try:
+        with Session(registry) as s, s.begin():
+            out = erasure.erase_resident(s, store, cast.arthur_id, day_cache=cache, left_reason=LeftReason.DIED,
+                                         now=T0 + timedelta(days=1))
+        assert (out.home_erased, out.readings_deleted) == (False, None)
+        with Session(registry) as s:
+            home = s.get(Home, "home-1")
+            assert home.address == "1 Arthur Lane" and s.get(Resident, cast.arthur_id).home_id == "home-1"
+            notes = set(s.scalars(select(AlertEvent.note).where(AlertEvent.kind == "note")))
+        assert notes == {"(erased)'s neighbour has a key", "Beryl asked after (erased); key at 1 Arthur Lane"}
+        assert len(store.readings("home-1", T0, T0 + timedelta(seconds=1))) == 1
+
+        doris = _resident_id(registry, "Doris Example")
+        with Session(registry) as s, s.begin():
+            out = erasure.erase_resident(s, store, doris, day_cache=cache, left_reason=LeftReason.RESIDENTIAL_CARE,
+                                         now=T0 + timedelta(days=2))
+        assert (out.home_erased, out.readings_deleted) == (True, 1)
+        with Session(registry) as s:
+            assert s.get(Home, "home-1") is None
+            assert {r.home_id for r in s.scalars(select(Resident).where(Resident.name == "(erased)"))} == {
+                s.get(Resident, doris).home_id}
+            notes = set(s.scalars(select(AlertEvent.note).where(AlertEvent.kind == "note")))
+        assert notes == {"(erased)", "Beryl asked after (erased); key at (erased)"}
+    finally:
+        store.close()
+
+
+def _resident_id(engine, name: str) -> int:
+    with Session(engine) as s:
+        return s.scalar(select(Resident.id).where(Resident.name == name))
+
+
+def test_an_alert_worker_elsewhere_drops_an_erased_home_from_its_day_cache_at_its_next_pass(registry, tmp_path):
+    """A worker whose data directory the API cannot reach: once the home's id is gone from the
+    registry (and its readings from the store), the worker's next minute pass learns again and
+    takes the home out of every day it keeps."""
+    now = datetime(2026, 11, 20, 3, 30, tzinfo=timezone.utc)
+    with Session(registry) as s, s.begin():
+        s.add_all([Home(id="home-1", created_at=T_INSTALL), Home(id="home-2", created_at=T_INSTALL)])
+    store = SQLiteStore(tmp_path / "readings.db")
+    cache = DayCache(tmp_path / "worker" / "signals")
+    clock = [now]
+    runner = RuleRunner(store, registry, AlertEngine(registry, clock=lambda: clock[0]), AlertSettings(),
+                        clock=lambda: clock[0], cache=cache)
+    try:
+        runner.learn_baselines()  # the nightly learning, while home-1 exists
+        days = sorted(cache.directory.glob("signals-*.npz"))
+        assert len(days) == 28 and all("home-1".encode("utf-32-le") in p.read_bytes() for p in days)
+        # The erasure replaced the home's id; its new one may be another worker's, so all this
+        # worker sees is that home-1 is gone.
+        with Session(registry) as s, s.begin():
+            s.execute(delete(Home).where(Home.id == "home-1"))
+        clock[0] += timedelta(minutes=1)
+        runner.pattern_pass()
+    finally:
+        store.close()
+    assert sorted(cache.directory.iterdir()) == days
+    for path in days:
+        assert "home-1".encode("utf-32-le") not in path.read_bytes()
+        with np.load(path) as f:
+            assert "home-1" not in f["home_ids"].tolist() and "home-2" in f["home_ids"].tolist()
+
+
+def test_a_homes_dead_letters_are_those_on_its_topics_or_claiming_to_be_from_it(registry):
+    letters = DeadLetterStore(registry)
+    sent = [("tec/v1/home-1/pir-lounge/reading", "not_json", "not JSON"),
+            ("tec/v1/home-1", "bad_topic", "too few parts"),
+            ("tec/v1/home-2/pir-lounge/reading", "home_mismatch", "payload home_id 'home-1' but topic home 'home-2'"),
+            ("tec/v1/home-10/pir-lounge/reading", "not_json", "not JSON"),
+            ("tec/v1/HOME-1/pir-lounge/reading", "not_json", "not JSON"),
+            ("tec/v1/home_1/pir-lounge/reading", "not_json", "not JSON")]
+    letters.add([dead_letter(topic, b"{", reason, detail, T0) for topic, reason, detail in sent])
+    assert letters.delete_home("home-1") == 3
+    assert sorted(d.topic for d in letters.list()) == ["tec/v1/HOME-1/pir-lounge/reading",
+                                                      "tec/v1/home-10/pir-lounge/reading",
+                                                      "tec/v1/home_1/pir-lounge/reading"]
