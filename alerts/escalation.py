@@ -185,8 +185,8 @@ class Dispatcher:
             if alert.state is not AlertState.RAISED:
                 n.status = NotificationStatus.CANCELLED  # someone already has it in hand
                 return
-            token = make_token(self._settings.signing_key, alert.id, responder.id,
-                               self._clock())
+            token = make_token(self._settings.ack_link_key, alert.id, responder.id, self._clock(),
+                               timedelta(hours=self._settings.ack_link_hours))
             ack_url = f"{self._settings.public_url.rstrip('/')}/ack/{alert.id}?token={token}"
             notice = AlertNotice(alert.id, alert.home_id, alert.rule, alert.priority, alert.reason,
                                  alert.occurred_at.isoformat(), n.step, responder.name, alert.device_id, ack_url)

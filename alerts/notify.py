@@ -64,7 +64,10 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str, max_age_s
         fresh = abs(time.time() - float(timestamp)) <= max_age_s
     except ValueError:
         return False
-    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (TypeError), and a
+    # header may hold anything a sender puts there.
+    expected = sign(secret, timestamp, body).encode()
+    return fresh and hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass"))
 
 
 class DefaultSender:

@@ -4,14 +4,14 @@ the registry; the API and the CLI call these, never the tables directly."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from tecwatch.alerts.acklink import check_token
+from tecwatch.alerts.acklink import VALID_FOR, BadLink, check_token
 from tecwatch.alerts.lifecycle import add_note, transition
 from tecwatch.registry.models import (
     OPEN_STATES, Alert, AlertEvent, AlertState, Notification, NotificationStatus, Outcome, Responder,
@@ -64,14 +64,17 @@ def _failures(s: Session, alert_ids: list[int]) -> dict[int, list[Notification]]
     return out
 
 
-def _view(a: Alert, failed: list[Notification], with_events: bool) -> AlertView:
+def _view(a: Alert, failed: list[Notification], with_events: bool, staff: bool = True) -> AlertView:
+    """``staff=False`` (a family member): what happened and when, without what staff wrote (notes
+    may hold a key-safe code) or the workings of notifications."""
+    events = [TrailEntry(e.at, e.actor, e.kind, e.note, e.detail) if staff else TrailEntry(e.at, e.actor, e.kind, "", {})
+              for e in a.events if staff or e.kind != "note"] if with_events else []
     return AlertView(
         a.id, a.home_id, a.rule, a.priority, a.state.value, a.reason, a.device_id, a.occurred_at, a.raised_at,
         a.repeats, a.acknowledged_at,
         (a.acknowledged_at - a.raised_at).total_seconds() if a.acknowledged_at else None, a.acknowledged_by, a.outcome.value if a.outcome else None, a.escalation_step,
-        sum(n.status is NotificationStatus.FAILED for n in failed), failed[0].last_error if failed else "",
-        [TrailEntry(e.at, e.actor, e.kind, e.note, e.detail) for e in a.events]
-        if with_events else [],
+        sum(n.status is NotificationStatus.FAILED for n in failed), failed[0].last_error if failed and staff else "",
+        events,
     )
 
 
@@ -84,8 +87,9 @@ class AlertPage:
 
 
 def list_alerts(engine: Engine, *, open_only: bool = True, home_id: str | None = None,
-                visible: set[str] | None = None, limit: int = 200, offset: int = 0) -> AlertPage:
-    """Most urgent first: priority, then oldest. ``visible``: only these homes (None: all)."""
+                visible: set[str] | None = None, limit: int = 200, offset: int = 0, staff: bool = True) -> AlertPage:
+    """Most urgent first: priority, then oldest. ``visible``: only these homes (None: all);
+    ``staff=False``: without notification errors (see ``_view``)."""
     with Session(engine) as s:
         q = select(Alert)
         if open_only:
@@ -97,15 +101,16 @@ def list_alerts(engine: Engine, *, open_only: bool = True, home_id: str | None =
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
         alerts = s.scalars(q.order_by(Alert.priority, Alert.raised_at, Alert.id).limit(limit).offset(offset)).all()
         failed = _failures(s, [a.id for a in alerts])
-        return AlertPage([_view(a, failed[a.id], False) for a in alerts], total, limit, offset)
+        return AlertPage([_view(a, failed[a.id], False, staff) for a in alerts], total, limit, offset)
 
 
-def get_alert(engine: Engine, alert_id: int, visible: set[str] | None = None) -> AlertView:
+def get_alert(engine: Engine, alert_id: int, visible: set[str] | None = None, *, staff: bool = True) -> AlertView:
+    """One alert with its trail; ``staff=False`` leaves out staff notes (see ``_view``)."""
     with Session(engine) as s:
         a = s.get(Alert, alert_id)
         if a is None or (visible is not None and a.home_id not in visible):
             raise AlertNotFound(f"no alert {alert_id}")  # the same answer either way: nothing leaks
-        return _view(a, _failures(s, [a.id])[a.id], True)
+        return _view(a, _failures(s, [a.id])[a.id], True, staff)
 
 
 def note(engine: Engine, alert_id: int, actor: str, text: str, visible: set[str] | None = None,
@@ -133,15 +138,28 @@ def acknowledge(engine: Engine, alert_id: int, actor: str, note: str = "", at: d
     return _change(engine, alert_id, AlertState.ACKNOWLEDGED, actor, None, note, at, visible)
 
 
-def acknowledge_by_link(engine: Engine, alert_id: int, token: str, secret: bytes,
-                        at: datetime | None = None) -> AlertView:
-    """Acknowledge as the responder the signed link was sent to."""
-    at = at or datetime.now(timezone.utc)
-    responder_id = check_token(secret, alert_id, token, at)
+def check_link(engine: Engine, alert_id: int, token: str, secret: bytes, at: datetime,
+               valid_for: timedelta = VALID_FOR) -> Responder:
+    """The responder a link is for, if it is signed, current, and they were notified about this
+    alert by its escalation; raises BadLink otherwise."""
+    responder_id = check_token(secret, alert_id, token, at, valid_for)
     with Session(engine) as s:
         responder = s.get(Responder, responder_id)
-        name = responder.name if responder else f"responder {responder_id}"
-    return acknowledge(engine, alert_id, f"{name} (acknowledge link)", at=at)
+        notified = s.scalar(select(Notification.id).where(Notification.alert_id == alert_id,
+                                                          Notification.responder_id == responder_id).limit(1))
+        if responder is None or not responder.active or notified is None:
+            raise BadLink("this link is not valid for this alert")
+        s.expunge(responder)
+        return responder
+
+
+def acknowledge_by_link(engine: Engine, alert_id: int, token: str, secret: bytes,
+                        at: datetime | None = None, valid_for: timedelta = VALID_FOR) -> AlertView:
+    """Acknowledge as the responder the signed link was sent to."""
+    at = at or datetime.now(timezone.utc)
+    responder = check_link(engine, alert_id, token, secret, at, valid_for)
+    acknowledge(engine, alert_id, f"{responder.name} (acknowledge link)", at=at)
+    return get_alert(engine, alert_id, staff=False)  # whoever holds the link is not staff
 
 
 def resolve(engine: Engine, alert_id: int, actor: str, outcome: Outcome, note: str = "",

@@ -14,14 +14,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tecwatch.registry.models import AccessLog, ApiKey, FamilyConsent, Resident, Responder, User, UserRole
+from tecwatch.api import passwords
+from tecwatch.registry.models import (
+    AccessLog, ApiKey, FamilyConsent, Resident, Responder, RevokedToken, User, UserRole,
+)
 
 _HASHER = PasswordHasher()  # stateless: safe to share between threads and workers
 _ALGORITHM = "HS256"
 KEY_PREFIX = "tw_"
 # Roles that see every home; family members see only consented residents' homes.
 ALL_HOMES = frozenset({UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN})
-MIN_PASSWORD = 10
+MIN_PASSWORD = passwords.MIN_PASSWORD
 
 
 class AuthError(Exception):
@@ -42,16 +45,35 @@ class Principal:
     username: str
     role: UserRole
     responder_id: int | None
+    token_version: int = 0
+    # Set when signed in with a token (not an API key): what signing out revokes.
+    token_id: str | None = None
+    token_expires: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What checking a password needs, read in a short transaction so that no database
+    connection is held while argon2 works."""
+
+    user_id: int | None
+    password_hash: str
+    active: bool
 
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+def check_new_password(password: str, username: str) -> None:
+    problem = passwords.weakness(password, username)
+    if problem:
+        raise UserError(problem)
+
+
 def create_user(session: Session, username: str, password: str, role: UserRole, *, display_name: str = "",
                 responder_id: int | None = None, now: datetime | None = None) -> User:
-    if len(password) < MIN_PASSWORD:
-        raise UserError(f"the password must be at least {MIN_PASSWORD} characters")
+    check_new_password(password, username)
     if role is UserRole.FAMILY and responder_id is None:
         raise UserError("a family member's account must be linked to their responder record")
     if responder_id is not None and session.get(Responder, responder_id) is None:
@@ -59,45 +81,73 @@ def create_user(session: Session, username: str, password: str, role: UserRole, 
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UsernameTaken(f"the username {username!r} is taken")
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                role=role, responder_id=responder_id, active=True, created_at=now or datetime.now(timezone.utc))
+                role=role, responder_id=responder_id, active=True, created_at=now or datetime.now(timezone.utc),
+                token_version=0)
     session.add(user)
     session.flush()
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> Principal:
+def credentials(session: Session, username: str) -> Credentials:
     user = session.scalar(select(User).where(User.username == username))
-    # Hash anyway when the user is unknown, so timing does not tell which usernames exist.
-    stored = user.password_hash if user is not None else _DUMMY_HASH
+    if user is None:
+        # Hash anyway when the user is unknown, so timing does not tell which usernames exist.
+        return Credentials(None, _DUMMY_HASH, False)
+    return Credentials(user.id, user.password_hash, user.active)
+
+
+def password_matches(creds: Credentials, password: str) -> bool:
+    """The slow part (argon2): call it with no transaction open."""
     try:
-        _HASHER.verify(stored, password)
+        _HASHER.verify(creds.password_hash, password)
     except (VerificationError, InvalidHashError):
-        raise AuthError("wrong username or password") from None
-    if user is None or not user.active:
+        return False
+    return creds.user_id is not None and creds.active
+
+
+def signed_in(session: Session, creds: Credentials, password: str) -> Principal:
+    """After ``password_matches``: the account as it is now (it may have changed meanwhile)."""
+    user = session.get(User, creds.user_id)
+    if user is None or not user.active or user.password_hash != creds.password_hash:
         raise AuthError("wrong username or password")
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return _principal(user)
 
 
+def authenticate(session: Session, username: str, password: str) -> Principal:
+    """Check a password in one go (the CLI and tests; the API goes through api.signin)."""
+    creds = credentials(session, username)
+    if not password_matches(creds, password):
+        raise AuthError("wrong username or password")
+    return signed_in(session, creds, password)
+
+
 def issue_token(principal: Principal, secret: str, ttl: timedelta, now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
-    claims = {"sub": principal.username, "uid": principal.user_id, "iat": now, "exp": now + ttl}
+    claims = {"sub": principal.username, "uid": principal.user_id, "ver": principal.token_version,
+              "jti": secrets.token_urlsafe(16), "iat": now, "exp": now + ttl}
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
-def principal_from_token(session: Session, token: str, secret: str) -> Principal:
+def principal_from_token(session: Session, token: str, secret: str, now: datetime | None = None) -> Principal:
+    now = now or datetime.now(timezone.utc)
     try:
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], options={"require": ["exp", "sub", "uid"]})
-    except jwt.ExpiredSignatureError:
-        raise AuthError("the session has expired: sign in again") from None
+        # Expiry is checked below against ``now``, so that one clock decides everywhere.
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM],
+                            options={"require": ["exp", "sub", "uid", "jti", "ver"], "verify_exp": False,
+                                     "verify_iat": False})
     except jwt.InvalidTokenError:
         raise AuthError("the token is not valid") from None
-    # The role and active flag are read afresh, so a change takes effect at once.
-    user = session.get(User, claims["uid"])
+    if not isinstance(claims["exp"], int | float) or claims["exp"] <= now.timestamp():
+        raise AuthError("the session has expired: sign in again")
+    # The role, active flag and token version are read afresh, so a change takes effect at once.
+    user = session.get(User, claims["uid"]) if isinstance(claims["uid"], int) else None
     if user is None or not user.active or user.username != claims["sub"]:
         raise AuthError("the account no longer exists or is disabled")
-    return _principal(user)
+    if claims["ver"] != user.token_version or session.get(RevokedToken, str(claims["jti"])[:64]) is not None:
+        raise AuthError("this session has been signed out: sign in again")
+    return _principal(user, str(claims["jti"]), datetime.fromtimestamp(claims["exp"], timezone.utc))
 
 
 def create_api_key(session: Session, user_id: int, name: str, now: datetime | None = None) -> str:
@@ -110,6 +160,8 @@ def create_api_key(session: Session, user_id: int, name: str, now: datetime | No
 
 
 def principal_from_api_key(session: Session, key: str) -> Principal:
+    if len(key) > 200:
+        raise AuthError("the API key is not valid")
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == _key_hash(key), ApiKey.revoked_at.is_(None)))
     user = session.get(User, row.user_id) if row is not None else None
     if user is None or not user.active:
@@ -148,8 +200,9 @@ def log_access(session: Session, principal: Principal, action: str, *, home_id: 
                           action=action[:80], home_id=home_id, resident_id=resident_id, alert_id=alert_id))
 
 
-def _principal(user: User) -> Principal:
-    return Principal(user.id, user.username, UserRole(user.role), user.responder_id)
+def _principal(user: User, token_id: str | None = None, token_expires: datetime | None = None) -> Principal:
+    return Principal(user.id, user.username, UserRole(user.role), user.responder_id, user.token_version, token_id,
+                     token_expires)
 
 
 def _key_hash(key: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -70,7 +71,7 @@ def list_alerts(
     visible = access.visible_home_ids(session, who)
     access.log_access(session, who, "list alerts", home_id=home_id)
     page = service.list_alerts(_engine(request), open_only=open_only, home_id=home_id, visible=visible,
-                               limit=limit, offset=offset)
+                               limit=limit, offset=offset, staff=who.role in access.ALL_HOMES)
     return page
 
 
@@ -102,7 +103,9 @@ async def stream(
 def get_alert(request: Request, alert_id: RowId, who: Principal = Depends(require(*PEOPLE_READERS)),
               session: Session = Depends(registry, scope="function")) -> AlertView:
     """One alert with its audit trail (every change, note and notification attempt)."""
-    out = _call(service.get_alert, _engine(request), alert_id, access.visible_home_ids(session, who))
+    # Family members get what happened, not what staff wrote (notes may hold a key-safe code).
+    out = _call(service.get_alert, _engine(request), alert_id, access.visible_home_ids(session, who),
+                staff=who.role in access.ALL_HOMES)
     access.log_access(session, who, "read alert", home_id=out.home_id, alert_id=alert_id)
     return out
 
@@ -131,9 +134,15 @@ def add_note(request: Request, alert_id: RowId, body: Note, who: Principal = Dep
                  visible=access.visible_home_ids(session, who))
 
 
+class LinkToken(BaseModel):
+    token: str = Field(min_length=1, max_length=500)
+
+
 @router.post("/{alert_id}/acknowledge-by-link", responses=errors(409))
-def acknowledge_by_link(request: Request, alert_id: RowId, token: str = Query(max_length=500)) -> AlertView:
-    """Acknowledge as the responder the signed link was sent to; no account needed. (The link in a
-    notification opens the page at /ack/{alert_id}, which does this from a button.)"""
-    return _call(service.acknowledge_by_link, _engine(request), alert_id, token,
-                 request.app.state.settings.alerts.signing_key)
+def acknowledge_by_link(request: Request, alert_id: RowId, body: LinkToken) -> AlertView:
+    """Acknowledge as the responder the signed link was sent to; no account needed. The token is
+    sent in the body, where no access log records it. (The link in a notification opens the page
+    at /ack/{alert_id}, which does this from a button.)"""
+    alerts = request.app.state.settings.alerts
+    return _call(service.acknowledge_by_link, _engine(request), alert_id, body.token, alerts.ack_link_key,
+                 request.app.state.clock(), timedelta(hours=alerts.ack_link_hours))

@@ -4,34 +4,45 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
+import uvicorn
 from fastapi import FastAPI
 
-from tecwatch.api import admin, alerts, auth, family, homes, reports, web
+from tecwatch.api import admin, alerts, auth, docs, family, homes, reports, users, web
+from tecwatch.api.security import SecurityMiddleware, redact_access_log
+from tecwatch.api.signin import Clock, SignInService, wall_clock
 from tecwatch.db import make_engine
 from tecwatch.store import open_store
 from tecwatch.registry.migrate import upgrade
 from tecwatch.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, clock: Clock = wall_clock) -> FastAPI:
+    """``clock`` decides token expiry and sign-in backoff (tests pass their own)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(settings.registry.url)
         upgrade(engine)
         app.state.registry = engine
-        app.state.settings = settings
+        app.state.signin = SignInService(engine, settings.api, clock)
         app.state.store = open_store(settings.store)
         yield
         app.state.store.close()
         engine.dispose()
 
-    app = FastAPI(title="tecwatch", lifespan=lifespan)
+    # The documentation pages are our own (api/docs.py): local assets, staff only in production.
+    app = FastAPI(title="tecwatch", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.clock = clock
+    app.add_middleware(SecurityMiddleware, settings=settings)
     app.include_router(auth.router)
+    app.include_router(users.router)
     app.include_router(alerts.router)
     app.include_router(homes.router)
     app.include_router(family.router)
     app.include_router(reports.router)
     app.include_router(admin.router)
+    app.include_router(docs.router)
 
     web.install(app)
 
@@ -41,3 +52,12 @@ def create_app(settings: Settings) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def server_config(app, host: str, port: int, **options) -> uvicorn.Config:
+    """How every uvicorn serving the app is set up. Forwarded headers are left to the app, which
+    believes them from the configured trusted proxies only (uvicorn would trust 127.0.0.1), and
+    the access log never shows an acknowledge link's token."""
+    config = uvicorn.Config(app, host=host, port=port, proxy_headers=False, **options)
+    redact_access_log()
+    return config

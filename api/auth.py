@@ -1,17 +1,16 @@
-"""Signing in (OAuth2 password flow, a JWT back), who am I, and API keys for integrations."""
+"""Signing in (OAuth2 password flow, a JWT back) and out, who am I, and changing one's own password."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from tecwatch.api import access
-from tecwatch.api.access import AuthError, Principal, UserError, UsernameTaken
-from tecwatch.api.deps import errors, principal, registry, require
+from tecwatch.api import accounts, passwords
+from tecwatch.api.access import AuthError, Principal, UserError
+from tecwatch.api.deps import client_address, errors, principal, registry
+from tecwatch.api.signin import SignInRefused, SignInService
 from tecwatch.registry.models import UserRole
 
 router = APIRouter(prefix="/api", tags=["auth"], responses=errors(422))
@@ -29,31 +28,44 @@ class Me(BaseModel):
     role: UserRole
 
 
-class NewUser(BaseModel):
-    username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")
-    password: str = Field(min_length=access.MIN_PASSWORD, max_length=200)
-    role: UserRole
-    display_name: str = Field("", max_length=200)
-    responder_id: int | None = None
+class NewPassword(BaseModel):
+    current_password: str = Field(min_length=1, max_length=passwords.MAX_PASSWORD)
+    new_password: str = Field(min_length=passwords.MIN_PASSWORD, max_length=passwords.MAX_PASSWORD)
 
 
-class NewApiKey(BaseModel):
-    username: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=100)
+def _signin(request: Request) -> SignInService:
+    return request.app.state.signin
 
 
-@router.post("/auth/token", responses=errors(400, 401))
-def sign_in(request: Request, form: OAuth2PasswordRequestForm = Depends(),
-            session: Session = Depends(registry, scope="function")) -> Token:
-    """Sign in with a username and password (OAuth2 password flow); the answer is a bearer token (JWT)."""
+def refused(err: SignInRefused) -> HTTPException:
+    return HTTPException(err.status, str(err), headers={"Retry-After": str(err.retry_after)})
+
+
+def _token(service: SignInService, who: Principal) -> Token:
+    token, ttl = service.token(who)
+    return Token(access_token=token, expires_in=int(ttl.total_seconds()), role=who.role)
+
+
+@router.post("/auth/token", responses=errors(400, 401, 429, 503))
+def sign_in(request: Request, form: OAuth2PasswordRequestForm = Depends()) -> Token:
+    """Sign in with a username and password (OAuth2 password flow); the answer is a bearer token
+    (JWT). After a few failures an account or address must wait between tries (429, with
+    Retry-After), and is then locked for a while."""
+    service = _signin(request)
     try:
-        who = access.authenticate(session, form.username, form.password)
+        who = service.sign_in(form.username, form.password, client_address(request))
+    except SignInRefused as err:
+        raise refused(err) from err
     except AuthError as err:
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from err
-    api = request.app.state.settings.api
-    ttl = timedelta(minutes=api.token_minutes)
-    return Token(access_token=access.issue_token(who, api.token_secret.get_secret_value(), ttl),
-                 expires_in=int(ttl.total_seconds()), role=who.role)
+    return _token(service, who)
+
+
+@router.post("/auth/logout", status_code=204, responses=errors(401))
+def sign_out(who: Principal = Depends(principal), session: Session = Depends(registry, scope="function")) -> Response:
+    """End this token's session: it is refused from now on. (An API key is revoked by an admin.)"""
+    accounts.sign_out(session, who)
+    return Response(status_code=204)
 
 
 @router.get("/me", responses=errors(401))
@@ -62,25 +74,17 @@ def me(who: Principal = Depends(principal)) -> Me:
     return Me(username=who.username, role=who.role)
 
 
-@router.post("/admin/users", status_code=201, responses=errors(400, 401, 403, 409))
-def add_user(body: NewUser, _admin: Principal = Depends(require(UserRole.ADMIN)),
-             session: Session = Depends(registry, scope="function")) -> Me:
-    """Add an account (admins only). A family member's account names their responder record."""
+@router.post("/me/password", responses=errors(400, 401, 429, 503))
+def change_password(request: Request, body: NewPassword, who: Principal = Depends(principal)) -> Token:
+    """Change your own password (12 characters or more, not your username, not a common one).
+    Every session of the account ends, this one included: the answer is a new token."""
+    service = _signin(request)
     try:
-        user = access.create_user(session, body.username, body.password, body.role, display_name=body.display_name,
-                                  responder_id=body.responder_id)
-    except UsernameTaken as err:
-        raise HTTPException(409, str(err)) from err
+        fresh = service.change_password(who, body.current_password, body.new_password, client_address(request))
+    except SignInRefused as err:
+        raise refused(err) from err
+    except AuthError as err:
+        raise HTTPException(401, str(err)) from err
     except UserError as err:
         raise HTTPException(422, str(err)) from err
-    return Me(username=user.username, role=user.role)
-
-
-@router.post("/admin/api-keys", status_code=201, responses=errors(400, 401, 403, 404))
-def add_api_key(body: NewApiKey, _admin: Principal = Depends(require(UserRole.ADMIN)),
-                session: Session = Depends(registry, scope="function")) -> dict[str, str]:
-    """The key is shown once, here; only its hash is kept."""
-    user_id = access.user_id(session, body.username)
-    if user_id is None:
-        raise HTTPException(404, f"no user {body.username!r}")
-    return {"api_key": access.create_api_key(session, user_id, body.name), "username": body.username}
+    return _token(service, fresh)

@@ -15,6 +15,8 @@ from tecwatch.api.access import AuthError, Principal
 from tecwatch.registry.models import UserRole
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
 class FieldProblem(BaseModel):
     """One field that failed validation: where it is (``loc``) and what is wrong (``msg``)."""
 
@@ -37,10 +39,11 @@ _MEANING = {
     403: "This account may not do this",
     404: "No such thing, or not one this account may see",
     409: "Not possible in the present state (e.g. an alert already resolved, a username taken)",
+    429: "Too many failed sign-ins: wait as long as Retry-After says",
     413: "The upload is too large",
     415: "The upload is not in a format the API takes",
     422: "The input is not valid: the detail says what and where",
-    503: "A store the request needs is unavailable; nothing was changed, try again",
+    503: "A store the request needs is unavailable, or the service is busy; nothing was changed, try again",
 }
 
 
@@ -75,11 +78,16 @@ def principal(request: Request, token: str | None = Depends(bearer), key: str | 
                 return access.principal_from_api_key(session, key)
             if token:
                 secret = request.app.state.settings.api.token_secret.get_secret_value()
-                return access.principal_from_token(session, token, secret)
+                return access.principal_from_token(session, token, secret, request.app.state.clock())
     except AuthError as err:
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from err
     raise HTTPException(401, "sign in first (a bearer token or an X-API-Key header)",
                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def client_address(request: Request) -> str:
+    """The client's address (the security middleware has already looked past trusted proxies)."""
+    return request.client.host if request.client else ""
 
 
 def require(*roles: UserRole) -> Callable[..., Principal]:

@@ -1,7 +1,9 @@
 """Web pages (server-rendered): sign-in, the monitoring-centre console, and the family view.
 
 Pages call the same services as the API. Signing in sets the token as an HttpOnly, SameSite=Strict
-cookie, so forms cannot be posted from another site and scripts cannot read the token.
+cookie (Secure over HTTPS, and always in production), so scripts cannot read the token; every form
+post must also come from our own origin (api/security.py), since SameSite treats other ports and
+subdomains of the same site as the same site.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts import service
-from tecwatch.alerts.acklink import BadLink, check_token
+from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
-from tecwatch.api import access, familyview, homeview
+from tecwatch.api import access, accounts, familyview, homeview
 from tecwatch.api.access import AuthError, Principal
-from tecwatch.api.deps import STAFF, RowId
+from tecwatch.api.deps import STAFF, RowId, client_address
+from tecwatch.api.security import COOKIE
+from tecwatch.api.signin import SignInRefused
 from tecwatch.api.charts import bar_chart
 from tecwatch.registry.models import Outcome, UserRole
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-COOKIE = "tecwatch_token"
 START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/console", UserRole.ADMIN: "/console",
               UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports"}
 
@@ -49,8 +52,9 @@ def install(app) -> None:
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(router)
-    from tecwatch.api import webreports  # imports this module: included here, after it is complete
+    from tecwatch.api import webaccount, webreports  # import this module: included here, after it is complete
     app.include_router(webreports.router)
+    app.include_router(webaccount.router)
 
     @app.exception_handler(NeedsSignIn)
     async def _sign_in(request: Request, exc: NeedsSignIn) -> Response:
@@ -75,7 +79,8 @@ def page_user(*roles: UserRole):
             raise NeedsSignIn(request.url.path)
         try:
             with Session(_engine(request)) as s:
-                who = access.principal_from_token(s, token, request.app.state.settings.api.token_secret.get_secret_value())
+                who = access.principal_from_token(s, token, request.app.state.settings.api.token_secret.get_secret_value(),
+                                                  request.app.state.clock())
         except AuthError:
             raise NeedsSignIn(request.url.path) from None
         if who.role not in allowed:
@@ -104,26 +109,47 @@ def login_page(request: Request, next: str = "") -> HTMLResponse:
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, username: str = Form(max_length=100), password: str = Form(max_length=200),
           next: str = Form("", max_length=500)) -> Response:
+    service = request.app.state.signin
     try:
-        with Session(_engine(request)) as s, s.begin():
-            who = access.authenticate(s, username, password)
+        who = service.sign_in(username, password, client_address(request))
+    except SignInRefused as err:
+        response = _render(request, "login.html", None, status_code=err.status, next=next,
+                           error=str(err).capitalize() + ".")
+        response.headers["Retry-After"] = str(err.retry_after)
+        return response
     except AuthError as err:
         return _render(request, "login.html", None, status_code=401, next=next, error=str(err).capitalize() + ".")
-    api = request.app.state.settings.api
-    ttl = timedelta(minutes=api.token_minutes)
     # Only a local path: never send someone off-site after signing in.
     target = next if next.startswith("/") and not next.startswith("//") else START_PAGE[who.role]
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, access.issue_token(who, api.token_secret.get_secret_value(), ttl),
-                        max_age=int(ttl.total_seconds()), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
+    return with_session(request, RedirectResponse(target, status_code=303), who)
+
+
+def secure_cookies(request: Request) -> bool:
+    """Always in production (behind TLS); otherwise when the request came over HTTPS."""
+    return request.app.state.settings.production or request.url.scheme == "https"
+
+
+def with_session(request: Request, response: Response, who: Principal) -> Response:
+    token, ttl = request.app.state.signin.token(who)
+    response.set_cookie(COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="strict",
+                        secure=secure_cookies(request))
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
+    """Signing out revokes the token, not only the cookie: a copy of it no longer works either."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        try:
+            with Session(_engine(request)) as s, s.begin():
+                who = access.principal_from_token(s, token, request.app.state.settings.api.token_secret.get_secret_value(),
+                                                  request.app.state.clock())
+                accounts.sign_out(s, who)
+        except AuthError:
+            pass  # already no good
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=secure_cookies(request))
     return response
 
 
@@ -202,9 +228,11 @@ def home_page(request: Request, home_id: str, days: int = 1, who: Principal = De
 def ack_link_page(request: Request, alert_id: RowId, token: str = Query("", max_length=500)) -> HTMLResponse:
     """Where a notification's link lands. A GET changes nothing (mail scanners follow links):
     it shows the alert and a button."""
+    alerts = request.app.state.settings.alerts
     try:
-        check_token(request.app.state.settings.alerts.signing_key, alert_id, token, _now())
-        alert = service.get_alert(_engine(request), alert_id)
+        service.check_link(_engine(request), alert_id, token, alerts.ack_link_key, request.app.state.clock(),
+                           timedelta(hours=alerts.ack_link_hours))
+        alert = service.get_alert(_engine(request), alert_id, staff=False)
     except (BadLink, service.AlertNotFound) as err:
         return _bad_link(request, err)
     return _render(request, "ack.html", None, alert=alert, token=token, titles=RULE_TITLES)
@@ -212,8 +240,10 @@ def ack_link_page(request: Request, alert_id: RowId, token: str = Query("", max_
 
 @router.post("/ack/{alert_id}", response_class=HTMLResponse)
 def ack_link(request: Request, alert_id: RowId, token: str = Form("", max_length=500)) -> HTMLResponse:
+    alerts = request.app.state.settings.alerts
     try:
-        alert = service.acknowledge_by_link(_engine(request), alert_id, token, request.app.state.settings.alerts.signing_key)
+        alert = service.acknowledge_by_link(_engine(request), alert_id, token, alerts.ack_link_key,
+                                            request.app.state.clock(), timedelta(hours=alerts.ack_link_hours))
     except (BadLink, service.AlertNotFound) as err:
         return _bad_link(request, err)
     except TransitionError:

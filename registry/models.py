@@ -288,6 +288,30 @@ class User(Base):
     responder_id: Mapped[int | None] = mapped_column(ForeignKey("responders.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Every token carries the version it was issued under: raising it (a password reset or
+    # change, disabling) ends every session of the account at once.
+    token_version: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class RevokedToken(Base):
+    """A signed-out token, refused until it would have expired anyway (then deleted)."""
+
+    __tablename__ = "revoked_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailures(Base):
+    """Failed sign-ins per account or per client address, shared by every API worker: backoff
+    between tries, then a temporary lock (see api/throttle.py)."""
+
+    __tablename__ = "login_failures"
+    scope: Mapped[str] = mapped_column(String(10), primary_key=True)  # "account" or "address"
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)  # lower-cased username, or address
+    failures: Mapped[int]
+    last_failure_at: Mapped[datetime] = mapped_column(index=True)
+    locked_until: Mapped[datetime | None]
 
 
 class ApiKey(Base):

@@ -39,6 +39,77 @@ def _cmd_add_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_new_password(args: argparse.Namespace, username: str) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    password = getpass.getpass(f"New password for {username}: ")
+    if getpass.getpass("Again: ") != password:
+        return None
+    return password
+
+
+def _accounts(settings: Settings, command: str, change) -> int:
+    """Run ``change(session)`` on the registry; its answer is printed, a refusal is exit code 2."""
+    from sqlalchemy.orm import Session
+
+    from tecwatch.api.access import UserError
+    from tecwatch.api.accounts import NoSuchAccount
+    from tecwatch.db import make_engine
+    from tecwatch.registry.migrate import upgrade
+
+    engine = make_engine(settings.registry.url)
+    upgrade(engine)
+    try:
+        with Session(engine) as s, s.begin():
+            said = change(s)
+    except (UserError, NoSuchAccount) as err:
+        print(f"tecwatch {command}: {str(err).strip(chr(39))}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    print(said)
+    return 0
+
+
+def _cmd_set_active(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.api.accounts import set_active
+
+    active = args.command == "enable-user"
+    return _accounts(settings, args.command, lambda s: f"{set_active(s, args.username, active).username} is now "
+                     f"{'enabled' if active else 'disabled: every session and API key of it stopped'}")
+
+
+def _cmd_reset_password(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.api.accounts import set_password
+
+    password = _read_new_password(args, args.username)
+    if password is None:
+        print("tecwatch reset-password: the passwords differ", file=sys.stderr)
+        return 2
+    return _accounts(settings, "reset-password", lambda s: f"{set_password(s, args.username, password).username}: "
+                     "new password set; every session of the account has ended")
+
+
+def _cmd_api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.api.accounts import list_api_keys
+
+    def table(s) -> str:
+        keys = list_api_keys(s, args.username)
+        return "\n".join(f"{k.id:5} {k.prefix}...  {k.username:20} {k.name:24} "
+                         f"{'revoked ' + k.revoked_at.isoformat() if k.revoked_at else 'active'}" for k in keys) or "no API keys"
+
+    return _accounts(settings, "api-keys", table)
+
+
+def _cmd_revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
+    from tecwatch.api.accounts import revoke_api_key
+
+    return _accounts(settings, "revoke-api-key", lambda s: f"API key {revoke_api_key(s, args.key_id).prefix}... "
+                     "revoked")
+
+
 def _cmd_provision_gateway(settings: Settings, args: argparse.Namespace) -> int:
     from tecwatch.gateway.provision import ProvisionError, provision_gateway
 
@@ -87,6 +158,21 @@ def add_admin_commands(sub) -> None:
     au.add_argument("--responder-id", type=int, default=None, help="a family member's responder record")
     au.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     au.set_defaults(fn=_cmd_add_user)
+    for name, what in (("disable-user", "disable an account: its sessions and API keys stop at once"),
+                       ("enable-user", "enable a disabled account")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("username")
+        p.set_defaults(fn=_cmd_set_active)
+    rp = sub.add_parser("reset-password", help="set a new password for an account (every session of it ends)")
+    rp.add_argument("username")
+    rp.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    rp.set_defaults(fn=_cmd_reset_password)
+    ak = sub.add_parser("api-keys", help="list API keys (their first characters, never the keys)")
+    ak.add_argument("--username", default=None)
+    ak.set_defaults(fn=_cmd_api_keys)
+    rk = sub.add_parser("revoke-api-key", help="revoke an API key (its number from `tecwatch api-keys`)")
+    rk.add_argument("key_id", type=int)
+    rk.set_defaults(fn=_cmd_revoke_api_key)
     pg = sub.add_parser("provision-gateway", help="broker credentials and ACL for a home's gateway")
     pg.add_argument("home_id")
     pg.add_argument("--password-stdin", action="store_true", help="use this password (first line of stdin), not a new one")

@@ -200,9 +200,10 @@ def _cmd_alerts(settings: Settings, _args: argparse.Namespace) -> int:
 def _cmd_api(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
+    from tecwatch.api.app import server_config
     from tecwatch.services import build_api
 
-    uvicorn.run(build_api(settings), host=settings.api.host, port=settings.api.port, log_level="info")
+    uvicorn.Server(server_config(build_api(settings), settings.api.host, settings.api.port, log_level="info")).run()
     return 0
 
 
@@ -282,18 +283,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def config_problems(err: ValidationError) -> str:
+    """Where and what, one line each: never the value given, which may be a secret."""
+    lines = []
+    for e in err.errors(include_url=False, include_context=False, include_input=False):
+        where = ".".join(str(part) for part in e["loc"])
+        lines.append(f"  {where + ': ' if where else ''}{e['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as err:
-        print(f"tecwatch: configuration error (TECWATCH_* variables):\n{err}", file=sys.stderr)
+        print(f"tecwatch: configuration error (TECWATCH_* variables):\n{config_problems(err)}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
     try:
         return args.fn(settings, args)
     except ValidationError as err:
-        print(f"tecwatch: configuration error:\n{err}", file=sys.stderr)
+        print(f"tecwatch: configuration error:\n{config_problems(err)}", file=sys.stderr)
         return 2
 
 

@@ -22,6 +22,7 @@ import uvicorn
 
 from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tecwatch.alerts.service import list_alerts
+from tecwatch.api.app import server_config
 from tecwatch.broker import EmbeddedBroker
 from tecwatch.demoseed import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from tecwatch.localservices import free_port
@@ -158,8 +159,8 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
                         - timedelta(days=history_days), progress=False)
         out(f"  {done.readings:,} readings in {done.seconds:.1f} s")
     worker.start()
-    web = uvicorn.Server(uvicorn.Config(build_api(settings), host=api.host, port=api.port, log_level="warning",
-                                        timeout_graceful_shutdown=2))
+    web = uvicorn.Server(server_config(build_api(settings), api.host, api.port, log_level="warning",
+                                       timeout_graceful_shutdown=2))
     web_thread = threading.Thread(target=web.run, name="demo-web", daemon=True)
     web_thread.start()
     stop, caught_up = threading.Event(), threading.Event()

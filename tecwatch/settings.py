@@ -6,14 +6,29 @@ or ``TECWATCH_STORE__BACKEND=influxdb``.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tecwatch.secretfile import load_or_create, new_secret
 
-class BrokerSettings(BaseModel):
+
+class _Section(BaseModel):
+    # Validation errors never repeat what was given: it may be a secret.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+
+def _random_secret() -> SecretStr:
+    """A section made on its own signs with a key nobody else knows; ``Settings`` replaces it with
+    the data directory's stored secret (or, in production, requires one to be set)."""
+    return SecretStr(new_secret())
+
+
+class BrokerSettings(_Section):
     """The platform MQTT broker that gateways publish to."""
 
     # "embedded" starts an in-process broker (amqtt) on host:port; "external" connects to one.
@@ -42,7 +57,7 @@ class BrokerSettings(BaseModel):
         return self
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     """The time-series store for readings and events."""
 
     backend: Literal["sqlite", "influxdb"] = "sqlite"
@@ -60,13 +75,13 @@ class StoreSettings(BaseModel):
     retention_days: int = Field(400, ge=35)
 
 
-class RegistrySettings(BaseModel):
+class RegistrySettings(_Section):
     """The relational registry (homes, devices, alerts...) and the dead-letter store."""
 
     url: str = "sqlite:///tecwatch-data/registry.db"
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(_Section):
     client_id: str = "tecwatch-ingest"
     # One filter for the whole namespace: anything that does not parse is dead-lettered, not ignored.
     topic_filter: str = "tec/v1/#"
@@ -98,11 +113,15 @@ class IngestSettings(BaseModel):
     dead_letter_days: int = Field(30, ge=1)
 
 
-class AlertSettings(BaseModel):
+class AlertSettings(_Section):
     """The alert engine: escalation, notifications and rules."""
 
     # Signs webhook bodies (HMAC-SHA256) so receivers can tell they came from us.
-    webhook_secret: SecretStr = SecretStr("change-me")
+    webhook_secret: SecretStr = Field(default_factory=_random_secret)
+    # Signs acknowledge links. A key of its own: every webhook receiver holds the webhook secret.
+    ack_link_secret: SecretStr = Field(default_factory=_random_secret)
+    # How long an acknowledge link works; checked when it is used, not only when it is made.
+    ack_link_hours: float = Field(24.0, gt=0, le=24 * 7)
     webhook_timeout_s: float = Field(10.0, gt=0)
     # Escalation and delivery run at least this often (and at once when an alert is raised).
     dispatch_interval_s: float = Field(5.0, gt=0)
@@ -127,22 +146,63 @@ class AlertSettings(BaseModel):
 
     @property
     def signing_key(self) -> bytes:
-        """The webhook secret as the HMAC key for webhook bodies and acknowledge links."""
+        """The webhook secret as the HMAC key for webhook bodies."""
         return self.webhook_secret.get_secret_value().encode()
 
+    @property
+    def ack_link_key(self) -> bytes:
+        """The HMAC key for acknowledge links."""
+        return self.ack_link_secret.get_secret_value().encode()
 
-class ApiSettings(BaseModel):
+
+class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     # Signs sign-in tokens (JWT, HS256). Every API worker must share it.
-    token_secret: SecretStr = SecretStr("change-me-too: any long random string, the same for every worker")
+    token_secret: SecretStr = Field(default_factory=_random_secret)
     token_minutes: int = Field(12 * 60, ge=1)  # one monitoring-centre shift
     # How often the live alert stream looks for changes made by any process.
     stream_poll_s: float = Field(1.0, gt=0)
+    # Reverse proxies (addresses or networks, as a JSON list) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Nobody else's are.
+    trusted_proxies: list[str] = []
+    # Password checks (argon2) at once; the rest wait briefly, then are told to try again, so that
+    # a flood of sign-ins cannot take every core. Default: half the cores.
+    password_checks_at_once: int = Field(default_factory=lambda: max(1, (os.cpu_count() or 2) // 2), ge=1, le=64)
+    password_check_wait_s: float = Field(2.0, gt=0)
+    # Failed sign-ins: after `login_free_failures` an account waits 1, 2, 4... seconds between
+    # tries, and after `login_lockout_failures` it is locked for `login_lockout_minutes`. An
+    # address (which may be a whole office behind one router) gets ten times the room.
+    login_free_failures: int = Field(3, ge=1)
+    login_lockout_failures: int = Field(10, ge=2)
+    login_lockout_minutes: float = Field(15.0, gt=0)
+    login_address_factor: int = Field(10, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {item!r} is not an address or network") from None
+        return value
 
 
 MIN_SECRET_CHARS = 32
-_PLACEHOLDERS = {"", "secret", "password", "changeme", "change-me"}
+MIN_SECRET_VARIETY = 10  # distinct characters: "x" * 40 is long but no secret
+MIN_BROKER_PASSWORD = 16
+# Values published in this project's history or in examples: never accepted, in any mode.
+_PLACEHOLDERS = {"", "secret", "password", "changeme", "change-me",
+                 "change-me-too: any long random string, the same for every worker"}
+# (section, field, name in messages): the secrets that sign things.
+_SECRETS = (("alerts", "webhook_secret", "alerts.webhook_secret"), ("alerts", "ack_link_secret", "alerts.ack_link_secret"),
+            ("api", "token_secret", "api.token_secret"))
+
+
+def _is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in _PLACEHOLDERS or "change-me" in lowered or "changeme" in lowered
 
 
 class Settings(BaseSettings):
@@ -152,6 +212,7 @@ class Settings(BaseSettings):
         env_prefix="TECWATCH_",
         env_nested_delimiter="__",
         extra="ignore",
+        hide_input_in_errors=True,
     )
 
     # Production refuses to start with a placeholder or short secret, a passwordless broker
@@ -159,27 +220,62 @@ class Settings(BaseSettings):
     production: bool = False
     data_dir: Path = Path("tecwatch-data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    broker: BrokerSettings = BrokerSettings()
-    store: StoreSettings = StoreSettings()
-    registry: RegistrySettings = RegistrySettings()
-    ingest: IngestSettings = IngestSettings()
-    alerts: AlertSettings = AlertSettings()
-    api: ApiSettings = ApiSettings()
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @model_validator(mode="after")
+    def _no_published_secrets(self) -> Settings:
+        """A placeholder is refused everywhere. Outside production a secret that is not set comes
+        from the data directory's secrets file (made on first run); production must set each one."""
+        placeholders = [name for section, field, name in _SECRETS
+                        if field in getattr(self, section).model_fields_set
+                        and _is_placeholder(getattr(getattr(self, section), field).get_secret_value())]
+        if placeholders and not self.production:  # production says so among all its problems
+            raise ValueError(f"{', '.join(placeholders)}: a published placeholder, not a secret; "
+                             "set a long random value, or leave it unset outside production")
+        if self.production:
+            return self
+        unset = [(section, field) for section, field, _ in _SECRETS if field not in getattr(self, section).model_fields_set]
+        if unset:
+            stored = load_or_create(self.data_dir)
+            for section, field in unset:
+                model = getattr(self, section)
+                setattr(self, section, model.model_copy(update={field: SecretStr(stored[field])}))
+        return self
 
     @model_validator(mode="after")
     def _production_has_real_secrets(self) -> Settings:
         if not self.production:
             return self
         problems = []
-        for name, secret in (("alerts.webhook_secret", self.alerts.webhook_secret),
-                             ("api.token_secret", self.api.token_secret)):
-            value = secret.get_secret_value()
-            if value in _PLACEHOLDERS or "change-me" in value or len(value) < MIN_SECRET_CHARS:
+        values: dict[str, str] = {}
+        for section, field, name in _SECRETS:
+            model = getattr(self, section)
+            value = getattr(model, field).get_secret_value()
+            if field not in model.model_fields_set:
+                problems.append(f"{name} is not set")
+            elif len(value) < MIN_SECRET_CHARS or _is_placeholder(value):
                 problems.append(f"{name} is a placeholder or shorter than {MIN_SECRET_CHARS} characters")
+            elif len(set(value)) < MIN_SECRET_VARIETY:
+                problems.append(f"{name} has fewer than {MIN_SECRET_VARIETY} different characters: use a random value")
+            else:
+                values[name] = value
         if self.broker.mode == "embedded":
             problems.append("broker.mode is embedded; production uses Mosquitto (external)")
         elif self.broker.password is None or not self.broker.password.get_secret_value():
             problems.append("broker.password is not set")
+        elif len(self.broker.password.get_secret_value()) < MIN_BROKER_PASSWORD:
+            problems.append(f"broker.password is shorter than {MIN_BROKER_PASSWORD} characters")
+        else:
+            values["broker.password"] = self.broker.password.get_secret_value()
+        names = sorted(values)
+        for i, a in enumerate(names):
+            problems += [f"{a} and {b} are the same: each secret must be its own" for b in names[i + 1:]
+                         if values[a] == values[b]]
         if self.store.backend == "sqlite" or self.registry.url.startswith("sqlite"):
             problems.append("the store and registry are SQLite; production uses InfluxDB and PostgreSQL")
         if problems:

@@ -16,10 +16,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tecwatch.api import access
-from tecwatch.api.app import create_app
+from tecwatch.api.app import create_app, server_config
 from tecwatch.localservices import free_port
 from tecwatch.registry.models import (
-    Device, FamilyConsent, Home, PrimaryNeed, Resident, Responder, ResponderKind, UserRole,
+    ContactRoute, Device, FamilyConsent, Home, Notification, NotificationStatus, PrimaryNeed, Resident, Responder,
+    ResponderKind, UserRole,
 )
 from tecwatch.settings import RegistrySettings, Settings, StoreSettings
 
@@ -28,12 +29,15 @@ T_INSTALL = datetime(2026, 1, 5, tzinfo=timezone.utc)
 
 
 @contextmanager
-def api_server(registry_url: str, data_dir: Path, **settings) -> Iterator[tuple[str, Settings]]:
+def api_server(registry_url: str, data_dir: Path, clock=None, log_level: str = "warning",
+               **settings) -> Iterator[tuple[str, Settings]]:
+    """The app on uvicorn, set up as `tecwatch api` sets it up; ``clock`` (a callable returning
+    an aware datetime) decides token expiry and sign-in backoff."""
     s = Settings(registry=RegistrySettings(url=registry_url), data_dir=data_dir,
                  store=StoreSettings(backend="sqlite", sqlite_path=data_dir / "readings.db"), **settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(s), host="127.0.0.1", port=port, log_level="warning",
-                                           timeout_graceful_shutdown=3))
+    app = create_app(s, clock) if clock else create_app(s)
+    server = uvicorn.Server(server_config(app, "127.0.0.1", port, log_level=log_level, timeout_graceful_shutdown=3))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -86,3 +90,18 @@ def signed_in(base_url: str, username: str, password: str = PASSWORD) -> httpx.C
     r = httpx.post(f"{base_url}/api/auth/token", data={"username": username, "password": password}, timeout=10)
     assert r.status_code == 200, r.text
     return httpx.Client(base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+
+
+def notified_responder(engine: Engine, alert_id: int, name: str, at: datetime) -> int:
+    """A responder the alert's escalation has notified (as the alert engine records it): the only
+    kind an acknowledge link may be for."""
+    with Session(engine) as s, s.begin():
+        responder = Responder(name=name, kind=ResponderKind.FAMILY)
+        s.add(responder)
+        s.flush()
+        route = ContactRoute(responder_id=responder.id, kind="webhook", target="http://127.0.0.1:9/unused")
+        s.add(route)
+        s.flush()
+        s.add(Notification(alert_id=alert_id, step=1, responder_id=responder.id, route_id=route.id,
+                           status=NotificationStatus.SENT, attempts=1, next_attempt_at=at, created_at=at, sent_at=at))
+        return responder.id

@@ -44,8 +44,15 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("GET", "/api/homes/{home_id}/activity"): (PEOPLE, None),
     ("GET", "/api/family/residents"): (PEOPLE | {"family-2"}, None),  # family-2 gets only Beryl
     ("GET", "/api/family/residents/{resident_id}/status"): (PEOPLE, None),
+    ("POST", "/api/me/password"): (set(ROLES), {"current_password": PASSWORD, "new_password": "too short"}),  # a 422
     ("POST", "/api/admin/users"): ({"admin"}, {"username": "new-operator", "password": "a long password!", "role": "operator"}),
+    ("GET", "/api/admin/users"): ({"admin"}, None),
+    ("POST", "/api/admin/users/{username}/disable"): ({"admin"}, None),
+    ("POST", "/api/admin/users/{username}/enable"): ({"admin"}, None),
+    ("POST", "/api/admin/users/{username}/password"): ({"admin"}, {"password": "another long passphrase"}),
     ("POST", "/api/admin/api-keys"): ({"admin"}, {"username": "operator", "name": "care records"}),
+    ("GET", "/api/admin/api-keys"): ({"admin"}, None),
+    ("POST", "/api/admin/api-keys/{key_id}/revoke"): ({"admin"}, None),
     ("GET", "/api/reports/reach"): (REPORTS, None),
     ("GET", "/api/reports/reach/monthly"): (REPORTS, None),
     ("GET", "/api/reports/reach/per-1000"): (REPORTS, None),
@@ -57,6 +64,8 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("GET", "/api/reports/device-faults"): (REPORTS, None),
     # Last: once the admin has erased Arthur there is nothing of his left to leak.
     ("POST", "/api/admin/residents/{resident_id}/erase"): ({"admin"}, {"left_reason": "moved_away"}),
+    # Truly last: each client's token is revoked by it.
+    ("POST", "/api/auth/logout"): (set(ROLES), None),
 }
 
 
@@ -100,7 +109,8 @@ def test_authorisation_matrix(setup):
     clients = {role: signed_in(base_url, role) for role in ROLES}
     failures = []
     for (method, template), (allowed, body) in MATRIX.items():
-        path = template.format(alert_id=alert_id, home_id="home-1", resident_id=cast.arthur_id)
+        path = template.format(alert_id=alert_id, home_id="home-1", resident_id=cast.arthur_id,
+                               username="new-operator", key_id=1)
         status, _ = _call(anonymous, method, path, body)
         if status != 401:
             failures.append(f"anonymous {method} {path}: {status}, wanted 401")

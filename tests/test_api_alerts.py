@@ -10,9 +10,8 @@ import pytest
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.db import make_engine
 from tecwatch.registry.migrate import upgrade
-from tecwatch.settings import Settings
 
-from apisupport import api_server, seed_cast, signed_in
+from apisupport import api_server, notified_responder, seed_cast, signed_in
 
 T0 = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
 
@@ -22,13 +21,13 @@ def api(registry_url, tmp_path):
     engine = make_engine(registry_url)
     upgrade(engine)
     seed_cast(engine)
-    with api_server(registry_url, tmp_path) as (base_url, _settings), signed_in(base_url, "operator") as client:
-        yield client, AlertEngine(engine, clock=lambda: T0)
+    with api_server(registry_url, tmp_path) as (base_url, settings), signed_in(base_url, "operator") as client:
+        yield client, AlertEngine(engine, clock=lambda: T0), settings
     engine.dispose()
 
 
 def test_queue_acknowledge_resolve(api):
-    client, alerts = api
+    client, alerts, _settings = api
     alerts.raise_hits([
         RuleHit("home-2", "low_battery", T0, "Battery low on door door-front (9%)", {}, "door-front"),
         RuleHit("home-1", "fall_detected", T0 + timedelta(minutes=1), "Fall detected in the lounge (fall-1)", {},
@@ -63,22 +62,15 @@ def test_queue_acknowledge_resolve(api):
 
 
 def test_acknowledge_link_from_a_notification(api, registry_url):
-    from sqlalchemy.orm import Session
-
     from tecwatch.alerts.acklink import make_token
-    from tecwatch.registry.models import Responder, ResponderKind
 
-    client, alerts = api
+    client, alerts, settings = api
     [alert_id] = alerts.raise_hits([RuleHit("home-1", "pendant", T0, "Pendant pressed", {}, "pendant-1")])
     engine = make_engine(registry_url)
-    with Session(engine) as s, s.begin():
-        jo = Responder(name="Jo (daughter)", kind=ResponderKind.FAMILY)
-        s.add(jo)
-        s.flush()
-        jo_id = jo.id
-    engine.dispose()
-    secret = Settings().alerts.webhook_secret.get_secret_value().encode()
     now = datetime.now(timezone.utc)
+    jo_id = notified_responder(engine, alert_id, "Jo (daughter)", now)
+    engine.dispose()
+    secret = settings.alerts.ack_link_key
     token = make_token(secret, alert_id, jo_id, now)
     url = f"/api/alerts/{alert_id}/acknowledge-by-link"
 
@@ -86,10 +78,10 @@ def test_acknowledge_link_from_a_notification(api, registry_url):
     assert page.status_code == 200 and '<form method="post" action="/ack/' in page.text
     assert client.get(f"/api/alerts/{alert_id}").json()["state"] == "raised", "a GET changes nothing"
     tampered = token[:-1] + ("1" if token.endswith("0") else "0")
-    assert client.post(url, params={"token": tampered}).status_code == 403
-    assert client.post(f"/api/alerts/{alert_id + 1}/acknowledge-by-link", params={"token": token}).status_code == 403
+    assert client.post(url, json={"token": tampered}).status_code == 403
+    assert client.post(f"/api/alerts/{alert_id + 1}/acknowledge-by-link", json={"token": token}).status_code == 403
     old = make_token(secret, alert_id, jo_id, now - timedelta(days=2))
-    expired = client.post(url, params={"token": old})
+    expired = client.post(url, json={"token": old})
     assert expired.status_code == 403 and "expired" in expired.json()["detail"]
-    done = client.post(url, params={"token": token})
+    done = client.post(url, json={"token": token})
     assert done.status_code == 200 and done.json()["acknowledged_by"] == "Jo (daughter) (acknowledge link)"

@@ -38,7 +38,7 @@ from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.api.app import create_app
 from tecwatch.db import make_engine
 from tecwatch.registry.migrate import upgrade
-from tecwatch.settings import Settings
+from tecwatch.settings import ApiSettings, Settings
 
 from apisupport import PASSWORD, Cast, api_server, seed_cast, signed_in
 
@@ -76,7 +76,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Cast
                 "fall-1"),
         RuleHit("home-2", "not_up", T0 + timedelta(hours=6), "Not up by 09:30", {"up_by": 570}),
     ])
-    with api_server(url, tmp) as (base_url, _settings):
+    # Generated sign-ins fail by the dozen: with the usual throttle they would lock this address
+    # and keep the next caller out. Throttling has its own tests (tests/security).
+    with api_server(url, tmp, api=ApiSettings(login_free_failures=100_000,
+                                              login_lockout_failures=100_000)) as (base_url, _settings):
         yield base_url, cast
     engine.dispose()
 

@@ -15,7 +15,7 @@ from tecwatch.db import make_engine
 from tecwatch.registry.migrate import upgrade
 from tecwatch.settings import ApiSettings
 
-from apisupport import PASSWORD, api_server, seed_cast
+from apisupport import PASSWORD, api_server, notified_responder, seed_cast
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -39,8 +39,8 @@ def site(tmp_path):
                                "pendant-1"),
                        RuleHit("home-2", "low_battery", datetime.now(timezone.utc), "Battery low on door-front (9%)", {},
                                "door-front")])
-    with api_server(url, tmp_path, api=ApiSettings(stream_poll_s=0.2)) as (base_url, _):
-        yield base_url, alerts
+    with api_server(url, tmp_path, api=ApiSettings(stream_poll_s=0.2)) as (base_url, settings):
+        yield base_url, alerts, settings
     engine.dispose()
 
 
@@ -55,7 +55,7 @@ def sign_in(browser: Browser, base_url: str, username: str, path: str = "/login"
 
 
 def test_each_role_sees_its_own_pages(browser, site):
-    base_url, _ = site
+    base_url, _, _ = site
     operator = sign_in(browser, base_url, "operator")
     expect(operator).to_have_url(f"{base_url}/console")
     expect(operator.get_by_role("heading", name="Alert queue")).to_be_visible()
@@ -88,7 +88,7 @@ def test_each_role_sees_its_own_pages(browser, site):
 
 
 def test_commissioner_sees_aggregates_only(browser, site):
-    base_url, _ = site
+    base_url, _, _ = site
     page = sign_in(browser, base_url, "commissioner")
     expect(page).to_have_url(f"{base_url}/reports")
     expect(page.locator(".headline")).to_contain_text("2 homes have assistive technology")
@@ -106,7 +106,7 @@ def test_commissioner_sees_aggregates_only(browser, site):
 
 
 def test_acknowledging_updates_another_operators_queue_live(browser, site):
-    base_url, alerts = site
+    base_url, alerts, _ = site
     mine, theirs = sign_in(browser, base_url, "operator"), sign_in(browser, base_url, "responder")
     for page in (mine, theirs):
         expect(page.locator("#live-state")).to_have_text("Live.")
@@ -125,7 +125,7 @@ def test_acknowledging_updates_another_operators_queue_live(browser, site):
 
 
 def test_resolving_from_the_keyboard(browser, site):
-    base_url, _ = site
+    base_url, _, _ = site
     page = sign_in(browser, base_url, "operator", "/login?next=/console/alerts/1")
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
@@ -166,7 +166,7 @@ CONTRAST = """() => {
                                             ("operator", "/console/homes/home-1"), ("family-1", "/family/1"),
                                             ("commissioner", "/reports"), (None, "/login")])
 def test_text_contrast_meets_wcag_aa(browser, site, username, path):
-    base_url, _ = site
+    base_url, _, _ = site
     if username:
         page = sign_in(browser, base_url, username, f"/login?next={path}")
     else:
@@ -176,7 +176,7 @@ def test_text_contrast_meets_wcag_aa(browser, site, username, path):
 
 
 def test_family_pages_scale_with_larger_text(browser, site):
-    base_url, _ = site
+    base_url, _, _ = site
     page = sign_in(browser, base_url, "family-1")
     normal = page.locator(".status").bounding_box()["height"]
     page.evaluate("document.documentElement.style.fontSize = '200%'")  # a reader's larger text setting
@@ -187,21 +187,12 @@ def test_family_pages_scale_with_larger_text(browser, site):
 
 def test_a_notifications_acknowledge_link_in_the_browser(browser, site):
     """A family member taps the link in a text message: no account, one button, a plain answer."""
-    from sqlalchemy.orm import Session
-
     from tecwatch.alerts.acklink import make_token
-    from tecwatch.registry.models import Responder, ResponderKind
-    from tecwatch.settings import AlertSettings
 
-    base_url, alerts = site
-    engine = alerts._engine
-    with Session(engine) as s, s.begin():
-        jo = Responder(name="Jo (daughter)", kind=ResponderKind.FAMILY)
-        s.add(jo)
-        s.flush()
-        jo_id = jo.id
-    secret = AlertSettings().webhook_secret.get_secret_value().encode()
-    token = make_token(secret, 1, jo_id, datetime.now(timezone.utc))
+    base_url, alerts, settings = site
+    now = datetime.now(timezone.utc)
+    jo_id = notified_responder(alerts._engine, 1, "Jo (daughter)", now)
+    token = make_token(settings.alerts.ack_link_key, 1, jo_id, now)
     page = browser.new_context(base_url=base_url).new_page()
     page.goto(f"/ack/1?token={token}")
     expect(page.get_by_role("heading", name="Pendant alarm pressed")).to_be_visible()
