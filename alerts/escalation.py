@@ -48,7 +48,8 @@ def choose_chain(session: Session, home_id: str, at: datetime, default_tz: str) 
     for owner in (home_id, None):
         chains = session.scalars(
             select(EscalationChain).where(EscalationChain.home_id.is_(None) if owner is None
-                                          else EscalationChain.home_id == owner).order_by(EscalationChain.id)
+                                          else EscalationChain.home_id == owner, EscalationChain.retired_at.is_(None))
+            .order_by(EscalationChain.id)
         ).all()
         # A time-limited chain beats an all-day one when both apply.
         timed = [c for c in chains if c.active_from is not None and _active(c, local)]
@@ -60,12 +61,44 @@ def choose_chain(session: Session, home_id: str, at: datetime, default_tz: str) 
     return None
 
 
+def snapshot(session: Session, chain: EscalationChain) -> dict:
+    """The chain's steps as they are now: what an alert raised now walks, whatever later edits do.
+    Ids and waits only: no names, so erasing a person leaves nothing of them here."""
+    steps = session.scalars(select(EscalationStep).where(EscalationStep.chain_id == chain.id)
+                            .order_by(EscalationStep.position)).all()
+    return {"chain_id": chain.id, "version": chain.version,
+            "steps": [{"position": n, "responder_id": st.responder_id, "wait_minutes": st.wait_minutes}
+                      for n, st in enumerate(steps, start=1)]}
+
+
 def start_escalation(session: Session, alert: Alert, now: datetime, default_tz: str) -> None:
-    """Pick the chain for a new alert and make its first step due now (same transaction)."""
+    """Pick the chain for a new alert, keep a snapshot of its steps on the alert, and make its
+    first step due now (same transaction)."""
     chain = choose_chain(session, alert.home_id, now, default_tz)
     alert.chain_id = chain.id if chain else None
+    alert.escalation_snapshot = snapshot(session, chain) if chain else None
     alert.escalation_step = 0
     alert.next_escalation_at = now
+
+
+@dataclass(frozen=True)
+class _Step:
+    responder_id: int
+    wait_minutes: int
+
+
+def _step(s: Session, alert: Alert, position: int) -> _Step | None:
+    """Step ``position`` of the alert's chain: from its snapshot, or (alerts raised before
+    snapshots were kept) from the chain as it is now."""
+    if alert.escalation_snapshot is not None:
+        steps = alert.escalation_snapshot.get("steps", [])
+        return _Step(steps[position - 1]["responder_id"], steps[position - 1]["wait_minutes"]) \
+            if position <= len(steps) else None
+    if alert.chain_id is None:
+        return None
+    row = s.scalars(select(EscalationStep).where(EscalationStep.chain_id == alert.chain_id,
+                                                 EscalationStep.position == position)).first()
+    return _Step(row.responder_id, row.wait_minutes) if row else None
 
 
 @dataclass
@@ -130,10 +163,7 @@ class Dispatcher:
 
     def _take_step(self, s: Session, alert: Alert, now: datetime) -> None:
         position = alert.escalation_step + 1
-        step = None
-        if alert.chain_id is not None:
-            step = s.scalars(select(EscalationStep).where(EscalationStep.chain_id == alert.chain_id,
-                                                          EscalationStep.position == position)).first()
+        step = _step(s, alert, position)
         if step is None:
             kind = "escalation_exhausted" if alert.chain_id is not None else "no_escalation_chain"
             log.error("alert %d (%s at %s): %s; nobody else will be told until someone acts",
@@ -141,8 +171,10 @@ class Dispatcher:
             s.add(AlertEvent(alert_id=alert.id, at=now, actor="escalation", kind=kind))
             return
         responder = s.get(Responder, step.responder_id)
-        routes = s.scalars(select(ContactRoute).where(ContactRoute.responder_id == step.responder_id)
-                           .order_by(ContactRoute.priority)).all()
+        # Routes are looked up now: a number or address put right since the alert was raised is used.
+        routes = s.scalars(select(ContactRoute).where(ContactRoute.responder_id == step.responder_id,
+                                                      ContactRoute.retired_at.is_(None))
+                           .order_by(ContactRoute.priority, ContactRoute.id)).all()
         for route in routes:
             s.add(Notification(alert_id=alert.id, step=position, responder_id=step.responder_id, route_id=route.id,
                                status=NotificationStatus.PENDING, attempts=0, next_attempt_at=now, created_at=now))

@@ -185,12 +185,15 @@ def latest_change(engine: Engine) -> int:
         return s.scalar(select(func.max(AlertEvent.id))) or 0
 
 
-def changes_since(engine: Engine, event_id: int, visible: set[str] | None = None, limit: int = 500) -> list[AlertChange]:
-    """Alert trail entries after ``event_id``, oldest first: written by any process, so a
-    console stays current however many alert and API workers run."""
+def changes_since(engine: Engine, event_id: int, visible: set[str] | None = None, limit: int = 500,
+                  upto: int | None = None) -> list[AlertChange]:
+    """Alert trail entries after ``event_id`` (and up to ``upto``), oldest first: written by any
+    process, so a console stays current however many alert and API workers run."""
     with Session(engine) as s:
         q = (select(AlertEvent, Alert).join(Alert, Alert.id == AlertEvent.alert_id)
              .where(AlertEvent.id > event_id).order_by(AlertEvent.id).limit(limit))
+        if upto is not None:
+            q = q.where(AlertEvent.id <= upto)
         if visible is not None:
             q = q.where(Alert.home_id.in_(sorted(visible)))
         return [AlertChange(e.id, a.id, a.home_id, e.kind, a.state.value, a.priority, e.at) for e, a in s.execute(q)]

@@ -25,6 +25,8 @@ KEY_PREFIX = "tw_"
 # Roles that see every home; family members see only consented residents' homes.
 ALL_HOMES = frozenset({UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN})
 MIN_PASSWORD = passwords.MIN_PASSWORD
+# An access-log row's outcome: the data was sent, or the attempt was refused.
+ALLOWED, DENIED = "allowed", "denied"
 
 
 class AuthError(Exception):
@@ -159,6 +161,22 @@ def create_api_key(session: Session, user_id: int, name: str, now: datetime | No
     return key
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What a request came with: kept by a long-lived answer (the live stream) to check again."""
+
+    kind: str  # "token" or "api_key"
+    value: str
+
+
+def principal_from(session: Session, credential: Credential, secret: str, now: datetime | None = None) -> Principal:
+    """The principal a credential stands for now: disabled accounts, revoked tokens and keys, old
+    token versions and expired tokens all raise AuthError."""
+    if credential.kind == "api_key":
+        return principal_from_api_key(session, credential.value)
+    return principal_from_token(session, credential.value, secret, now)
+
+
 def principal_from_api_key(session: Session, key: str) -> Principal:
     if len(key) > 200:
         raise AuthError("the API key is not valid")
@@ -195,9 +213,37 @@ def can_see_home(session: Session, principal: Principal, home_id: str) -> bool:
 
 
 def log_access(session: Session, principal: Principal, action: str, *, home_id: str | None = None,
-               resident_id: int | None = None, alert_id: int | None = None, now: datetime | None = None) -> None:
-    session.add(AccessLog(at=now or datetime.now(timezone.utc), username=principal.username, role=principal.role,
-                          action=action[:80], home_id=home_id, resident_id=resident_id, alert_id=alert_id))
+               resident_id: int | None = None, alert_id: int | None = None, outcome: str = ALLOWED,
+               detail: str = "", now: datetime | None = None) -> None:
+    log_entry(session, principal.username, principal.role, action, home_id=home_id, resident_id=resident_id,
+              alert_id=alert_id, outcome=outcome, detail=detail, now=now)
+
+
+def log_denied(session: Session, principal: Principal, action: str, *, home_id: str | None = None,
+               resident_id: int | None = None, alert_id: int | None = None, detail: str = "",
+               now: datetime | None = None) -> None:
+    """A refused attempt: what was asked for, with nothing of it sent (never a read of it)."""
+    log_access(session, principal, action, home_id=home_id, resident_id=resident_id, alert_id=alert_id,
+               outcome=DENIED, detail=detail, now=now)
+
+
+def log_link_use(session: Session, responder: Responder, action: str, home_id: str, alert_id: int,
+                 now: datetime) -> None:
+    """Someone acting through a notification's acknowledge link has no account: the row names the
+    responder the link was made for."""
+    log_entry(session, f"responder {responder.id} (acknowledge link)", None, action, home_id=home_id,
+              alert_id=alert_id, detail=responder.name, now=now)
+
+
+def log_entry(session: Session, username: str, role: UserRole | None, action: str, *, home_id: str | None = None,
+              resident_id: int | None = None, alert_id: int | None = None, outcome: str = ALLOWED,
+              detail: str = "", now: datetime | None = None) -> None:
+    """One access-log row; ``role`` is None for someone without an account (an acknowledge
+    link's holder, the command line). Values are cut to their columns: a row is never lost
+    for being long."""
+    session.add(AccessLog(at=now or datetime.now(timezone.utc), username=username[:100], role=role,
+                          action=action[:80], outcome=outcome, home_id=home_id[:64] if home_id else home_id,
+                          resident_id=resident_id, alert_id=alert_id, detail=detail[:300]))
 
 
 def _principal(user: User, token_id: str | None = None, token_expires: datetime | None = None) -> Principal:

@@ -18,9 +18,10 @@ from tecwatch.alerts import service
 from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import TransitionError
 from tecwatch.alerts.service import AlertPage, AlertView
-from tecwatch.api import access
-from tecwatch.api.access import Principal
+from tecwatch.api import access, deps
+from tecwatch.api.access import Credential, Principal
 from tecwatch.api.deps import PEOPLE_READERS, STAFF, RowId, errors, registry, require
+from tecwatch.api.livestream import LiveStream
 from tecwatch.registry.models import Outcome
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=errors(401, 403, 404, 422))
@@ -42,7 +43,7 @@ def _engine(request: Request):
     return request.app.state.registry
 
 
-def _call(fn, *args, **kwargs) -> AlertView:
+def _call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except service.AlertNotFound as err:
@@ -51,6 +52,21 @@ def _call(fn, *args, **kwargs) -> AlertView:
         raise HTTPException(409, str(err)) from err
     except BadLink as err:
         raise HTTPException(403, str(err)) from err
+
+
+def _logged(request: Request, session: Session, who: Principal, action: str, alert_id: int, fn, *args,
+            **kwargs) -> AlertView:
+    """Call ``fn`` for one alert; the answer carries the alert, so it is logged as a read of it,
+    and a refusal (not theirs, or no such alert: the caller cannot tell which) as denied."""
+    try:
+        out = fn(*args, **kwargs)
+    except service.AlertNotFound as err:
+        deps.log_denied(request, who, action, alert_id=alert_id, detail=str(err))
+        raise HTTPException(404, str(err)) from err
+    except TransitionError as err:
+        raise HTTPException(409, str(err)) from err
+    access.log_access(session, who, action, home_id=out.home_id, alert_id=alert_id, now=deps.now(request))
+    return out
 
 
 def _actor(who: Principal) -> str:
@@ -69,7 +85,13 @@ def list_alerts(
 ) -> AlertPage:
     """Open alerts, most urgent first (priority, then oldest), a page at a time."""
     visible = access.visible_home_ids(session, who)
-    access.log_access(session, who, "list alerts", home_id=home_id)
+    if home_id is not None and visible is not None and home_id not in visible:
+        # Someone else's home: the answer is the empty page any home without alerts gives, and
+        # the log says it was asked for and refused, not read.
+        access.log_denied(session, who, "list alerts", home_id=home_id, detail="not a home this account may see",
+                          now=deps.now(request))
+    else:
+        access.log_access(session, who, "list alerts", home_id=home_id, now=deps.now(request))
     page = service.list_alerts(_engine(request), open_only=open_only, home_id=home_id, visible=visible,
                                limit=limit, offset=offset, staff=who.role in access.ALL_HOMES)
     return page
@@ -79,21 +101,26 @@ def list_alerts(
 async def stream(
     request: Request,
     who: Principal = Depends(require(*PEOPLE_READERS)),
+    credential: Credential = Depends(deps.credential),
     last_event_id: int | None = Header(None, alias="Last-Event-ID", ge=0, le=2**63 - 1),
 ) -> EventSourceResponse:
-    """Server-sent events: one `alert` event for every change to an alert the caller may see."""
+    """Server-sent events: one `alert` event for every change to an alert the caller may see.
+    The caller's authorisation is checked again before events are sent; when it no longer holds
+    (account disabled, signed out, consent withdrawn) an `end` event says why and the stream ends."""
     engine, poll = _engine(request), request.app.state.settings.api.stream_poll_s
-    with Session(engine) as session:
-        visible = access.visible_home_ids(session, who)
     cursor = last_event_id if last_event_id is not None else await run_in_threadpool(service.latest_change, engine)
+    live = await run_in_threadpool(LiveStream(engine, credential, deps.token_secret(request), request.app.state.clock,
+                                              who, cursor).open)
 
     async def events():
-        nonlocal cursor
-        yield {"event": "ready", "id": str(cursor), "data": "{}"}
+        yield {"event": "ready", "id": str(live.cursor), "data": "{}"}
         while not await request.is_disconnected():
-            for change in await run_in_threadpool(service.changes_since, engine, cursor, visible):
-                cursor = change.event_id
-                yield {"event": "alert", "id": str(cursor), "data": json.dumps(asdict(change), default=str)}
+            batch = await run_in_threadpool(live.poll)
+            for change in batch.changes:
+                yield {"event": "alert", "id": str(change.event_id), "data": json.dumps(asdict(change), default=str)}
+            if batch.ended:
+                yield {"event": "end", "id": str(batch.cursor), "data": json.dumps({"reason": batch.ended})}
+                return
             await asyncio.sleep(poll)
 
     return EventSourceResponse(events(), ping=15)
@@ -104,34 +131,32 @@ def get_alert(request: Request, alert_id: RowId, who: Principal = Depends(requir
               session: Session = Depends(registry, scope="function")) -> AlertView:
     """One alert with its audit trail (every change, note and notification attempt)."""
     # Family members get what happened, not what staff wrote (notes may hold a key-safe code).
-    out = _call(service.get_alert, _engine(request), alert_id, access.visible_home_ids(session, who),
-                staff=who.role in access.ALL_HOMES)
-    access.log_access(session, who, "read alert", home_id=out.home_id, alert_id=alert_id)
-    return out
+    return _logged(request, session, who, "read alert", alert_id, service.get_alert, _engine(request), alert_id,
+                   access.visible_home_ids(session, who), staff=who.role in access.ALL_HOMES)
 
 
 @router.post("/{alert_id}/acknowledge", responses=errors(400, 409))
 def acknowledge(request: Request, alert_id: RowId, body: Acknowledge,
                 who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry, scope="function")) -> AlertView:
     """Someone is dealing with it: stops the escalation. Family members may acknowledge their relative's."""
-    return _call(service.acknowledge, _engine(request), alert_id, _actor(who), body.note,
-                 visible=access.visible_home_ids(session, who))
+    return _logged(request, session, who, "acknowledge alert", alert_id, service.acknowledge, _engine(request),
+                   alert_id, _actor(who), body.note, visible=access.visible_home_ids(session, who))
 
 
 @router.post("/{alert_id}/resolve", responses=errors(400, 409))
 def resolve(request: Request, alert_id: RowId, body: Resolve, who: Principal = Depends(require(*STAFF)),
             session: Session = Depends(registry, scope="function")) -> AlertView:
     """Close an alert with its outcome (e.g. false_alarm, responder_attended, admission_avoided)."""
-    return _call(service.resolve, _engine(request), alert_id, _actor(who), body.outcome, body.note,
-                 visible=access.visible_home_ids(session, who))
+    return _logged(request, session, who, "resolve alert", alert_id, service.resolve, _engine(request), alert_id,
+                   _actor(who), body.outcome, body.note, visible=access.visible_home_ids(session, who))
 
 
 @router.post("/{alert_id}/notes", responses=errors(400, 409))
 def add_note(request: Request, alert_id: RowId, body: Note, who: Principal = Depends(require(*STAFF)),
              session: Session = Depends(registry, scope="function")) -> AlertView:
     """Add a note to the alert's trail."""
-    return _call(service.note, _engine(request), alert_id, _actor(who), body.text,
-                 visible=access.visible_home_ids(session, who))
+    return _logged(request, session, who, "add note to alert", alert_id, service.note, _engine(request), alert_id,
+                   _actor(who), body.text, visible=access.visible_home_ids(session, who))
 
 
 class LinkToken(BaseModel):
@@ -143,6 +168,11 @@ def acknowledge_by_link(request: Request, alert_id: RowId, body: LinkToken) -> A
     """Acknowledge as the responder the signed link was sent to; no account needed. The token is
     sent in the body, where no access log records it. (The link in a notification opens the page
     at /ack/{alert_id}, which does this from a button.)"""
-    alerts = request.app.state.settings.alerts
-    return _call(service.acknowledge_by_link, _engine(request), alert_id, body.token, alerts.ack_link_key,
-                 request.app.state.clock(), timedelta(hours=alerts.ack_link_hours))
+    alerts, at = request.app.state.settings.alerts, deps.now(request)
+    valid_for = timedelta(hours=alerts.ack_link_hours)
+    responder = _call(service.check_link, _engine(request), alert_id, body.token, alerts.ack_link_key, at, valid_for)
+    out = _call(service.acknowledge_by_link, _engine(request), alert_id, body.token, alerts.ack_link_key, at,
+                valid_for)
+    with Session(_engine(request)) as session, session.begin():
+        access.log_link_use(session, responder, "acknowledge alert by link", out.home_id, alert_id, at)
+    return out

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
@@ -69,20 +71,33 @@ def registry(request: Request) -> Iterator[Session]:
         yield session
 
 
-def principal(request: Request, token: str | None = Depends(bearer), key: str | None = Depends(api_key)) -> Principal:
+def credential(request: Request, token: str | None = Depends(bearer),
+               key: str | None = Depends(api_key)) -> access.Credential | None:
     # Token cookies are for the web pages; the API takes a bearer token or an API key.
     token = token or request.cookies.get("tecwatch_token")
+    if key:
+        return access.Credential("api_key", key)
+    return access.Credential("token", token) if token else None
+
+
+def token_secret(request: Request) -> str:
+    return request.app.state.settings.api.token_secret.get_secret_value()
+
+
+def now(request: Request) -> datetime:
+    """The app's clock: token expiry, sign-in backoff and access-log times all follow it."""
+    return request.app.state.clock()
+
+
+def principal(request: Request, cred: access.Credential | None = Depends(credential)) -> Principal:
+    if cred is None:
+        raise HTTPException(401, "sign in first (a bearer token or an X-API-Key header)",
+                            headers={"WWW-Authenticate": "Bearer"})
     try:
         with Session(request.app.state.registry) as session, session.begin():
-            if key:
-                return access.principal_from_api_key(session, key)
-            if token:
-                secret = request.app.state.settings.api.token_secret.get_secret_value()
-                return access.principal_from_token(session, token, secret, request.app.state.clock())
+            return access.principal_from(session, cred, token_secret(request), now(request))
     except AuthError as err:
         raise HTTPException(401, str(err), headers={"WWW-Authenticate": "Bearer"}) from err
-    raise HTTPException(401, "sign in first (a bearer token or an X-API-Key header)",
-                        headers={"WWW-Authenticate": "Bearer"})
 
 
 def client_address(request: Request) -> str:
@@ -93,12 +108,37 @@ def client_address(request: Request) -> str:
 def require(*roles: UserRole) -> Callable[..., Principal]:
     allowed = frozenset(roles)
 
-    def check(who: Principal = Depends(principal)) -> Principal:
+    def check(request: Request, who: Principal = Depends(principal)) -> Principal:
         if who.role not in allowed:
-            raise HTTPException(403, f"a {who.role.value} account cannot do this")
+            refusal = f"a {who.role.value} account cannot do this"
+            log_refusal(request, who, refusal)
+            raise HTTPException(403, refusal)
         return who
 
     return check
+
+
+def log_refusal(request: Request, who: Principal, why: str) -> None:
+    """A signed-in caller refused by role: logged as denied, with the route and what it named."""
+    ids, query = request.path_params, request.url.query
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    log_denied(request, who, f"{request.method} {route}", home_id=ids.get("home_id"),
+               resident_id=_row_id(ids.get("resident_id")), alert_id=_row_id(ids.get("alert_id")),
+               detail=f"{why} (asked: {unquote_plus(query)})" if query else why)
+
+
+def log_denied(request: Request, who: Principal, action: str, *, home_id: str | None = None,
+               resident_id: int | None = None, alert_id: int | None = None, detail: str = "") -> None:
+    """A refused attempt, in a transaction of its own: the request's is rolled back with the refusal."""
+    with Session(request.app.state.registry) as session, session.begin():
+        access.log_denied(session, who, action, home_id=home_id, resident_id=resident_id, alert_id=alert_id,
+                          detail=detail, now=now(request))
+
+
+def _row_id(value: object) -> int | None:
+    """A path's row number as the log keeps it (not yet checked: the refusal comes first)."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 # The usual groups.

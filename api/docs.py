@@ -9,17 +9,18 @@ from importlib.resources import files
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from tecwatch.api.deps import STAFF, api_key, bearer, principal
+from tecwatch.api.access import Credential
+from tecwatch.api.deps import STAFF, credential, principal
 
 ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css", "favicon.png": "image/png"}
 
 router = APIRouter(include_in_schema=False)
 
 
-def docs_reader(request: Request, token: str | None = Depends(bearer), key: str | None = Depends(api_key)) -> None:
+def docs_reader(request: Request, cred: Credential | None = Depends(credential)) -> None:
     if not request.app.state.settings.production:
         return
-    who = principal(request, token, key)
+    who = principal(request, cred)
     if who.role not in STAFF:
         raise HTTPException(403, f"a {who.role.value} account cannot read the API documentation")
 

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts import service
 from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
-from tecwatch.api import access, accounts, familyview, homeview
+from tecwatch.api import access, accounts, deps
+from tecwatch.registry import familyview, homeview
 from tecwatch.api.access import AuthError, Principal
 from tecwatch.api.deps import STAFF, RowId, client_address
 from tecwatch.api.security import COOKIE
@@ -52,9 +53,10 @@ def install(app) -> None:
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(router)
-    from tecwatch.api import webaccount, webreports  # import this module: included here, after it is complete
+    from tecwatch.api import webaccount, webaudit, webreports  # import this module: included here, after it is complete
     app.include_router(webreports.router)
     app.include_router(webaccount.router)
+    app.include_router(webaudit.router)
 
     @app.exception_handler(NeedsSignIn)
     async def _sign_in(request: Request, exc: NeedsSignIn) -> Response:
@@ -84,6 +86,7 @@ def page_user(*roles: UserRole):
         except AuthError:
             raise NeedsSignIn(request.url.path) from None
         if who.role not in allowed:
+            deps.log_refusal(request, who, f"a {who.role.value} account cannot see this page")
             raise NotAllowed()
         return who
 
@@ -162,14 +165,17 @@ def _queue(request: Request) -> list:
 @router.get("/console", response_class=HTMLResponse)
 def console(request: Request, who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
     with Session(_engine(request)) as s, s.begin():
-        access.log_access(s, who, "page console")
+        access.log_access(s, who, "page console", now=deps.now(request))
     return _render(request, "console.html", who, alerts=_queue(request), titles=RULE_TITLES, now=_now())
 
 
 @router.get("/console/queue", response_class=HTMLResponse)
 def console_queue(request: Request, who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
     """The queue table alone: the console swaps it in when the live stream says something changed."""
-    return _render(request, "queue.html", who, alerts=_queue(request), titles=RULE_TITLES, now=_now())
+    alerts = _queue(request)
+    with Session(_engine(request)) as s, s.begin():
+        access.log_access(s, who, "page console queue", detail=f"{len(alerts)} open alerts", now=deps.now(request))
+    return _render(request, "queue.html", who, alerts=alerts, titles=RULE_TITLES, now=_now())
 
 
 @router.get("/console/alerts/{alert_id}", response_class=HTMLResponse)
@@ -178,9 +184,10 @@ def alert_page(request: Request, alert_id: RowId, done: str = "",
     try:
         alert = service.get_alert(_engine(request), alert_id)
     except service.AlertNotFound:
+        deps.log_denied(request, who, "page alert", alert_id=alert_id, detail="no such alert")
         return _render(request, "message.html", who, 404, title="No such alert", message=f"There is no alert {alert_id}.")
     with Session(_engine(request)) as s, s.begin():
-        access.log_access(s, who, "page alert", home_id=alert.home_id, alert_id=alert_id)
+        access.log_access(s, who, "page alert", home_id=alert.home_id, alert_id=alert_id, now=deps.now(request))
     return _render(request, "alert.html", who, alert=alert, titles=RULE_TITLES, outcomes=list(Outcome), done=done)
 
 
@@ -190,20 +197,24 @@ def alert_action(request: Request, alert_id: RowId, action: str, note: str = For
     actor = f"{who.username} ({who.role.value})"
     try:
         if action == "acknowledge":
-            service.acknowledge(_engine(request), alert_id, actor, note)
+            done = service.acknowledge(_engine(request), alert_id, actor, note)
         elif action == "resolve":
             if outcome not in {o.value for o in Outcome}:
                 raise TransitionError("choose an outcome to resolve the alert")
-            service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note)
+            done = service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note)
         elif action == "note" and note.strip():
-            service.note(_engine(request), alert_id, actor, note.strip())
+            done = service.note(_engine(request), alert_id, actor, note.strip())
         else:
             raise TransitionError(f"nothing to do for {action!r}")
     except service.AlertNotFound:
+        deps.log_denied(request, who, f"page {action[:20]} alert", alert_id=alert_id, detail="no such alert")
         return _render(request, "message.html", who, 404, title="No such alert", message=f"There is no alert {alert_id}.")
     except TransitionError as err:
         return _render(request, "message.html", who, 409, title="Not done", message=str(err).capitalize() + ".",
                        back=f"/console/alerts/{alert_id}")
+    with Session(_engine(request)) as s, s.begin():
+        access.log_access(s, who, f"page {action} alert", home_id=done.home_id, alert_id=alert_id,
+                          now=deps.now(request))
     return RedirectResponse(f"/console/alerts/{alert_id}?done={action}", status_code=303)
 
 
@@ -213,8 +224,9 @@ def home_page(request: Request, home_id: str, days: int = 1, who: Principal = De
     try:
         with Session(_engine(request)) as s, s.begin():
             detail = homeview.home_detail(s, request.app.state.store, home_id, request.app.state.settings.alerts)
-            access.log_access(s, who, "page home", home_id=home_id)
+            access.log_access(s, who, "page home", home_id=home_id, now=deps.now(request))
     except homeview.HomeNotFound:
+        deps.log_denied(request, who, "page home", home_id=home_id, detail="no such home")
         return _render(request, "message.html", who, 404, title="No such home", message=f"There is no home {home_id}.")
     hours = homeview.activity_by_hour(request.app.state.store, home_id, days)
     chart = bar_chart([(h.hour.strftime("%a %H:00" if days == 7 else "%H:00"), h.count) for h in hours],
@@ -230,11 +242,13 @@ def ack_link_page(request: Request, alert_id: RowId, token: str = Query("", max_
     it shows the alert and a button."""
     alerts = request.app.state.settings.alerts
     try:
-        service.check_link(_engine(request), alert_id, token, alerts.ack_link_key, request.app.state.clock(),
-                           timedelta(hours=alerts.ack_link_hours))
+        responder = service.check_link(_engine(request), alert_id, token, alerts.ack_link_key,
+                                       request.app.state.clock(), timedelta(hours=alerts.ack_link_hours))
         alert = service.get_alert(_engine(request), alert_id, staff=False)
     except (BadLink, service.AlertNotFound) as err:
         return _bad_link(request, err)
+    with Session(_engine(request)) as s, s.begin():
+        access.log_link_use(s, responder, "page acknowledge link", alert.home_id, alert_id, request.app.state.clock())
     return _render(request, "ack.html", None, alert=alert, token=token, titles=RULE_TITLES)
 
 
@@ -263,7 +277,7 @@ def _bad_link(request: Request, err: Exception) -> HTMLResponse:
 def family_index(request: Request, who: Principal = Depends(page_user(UserRole.FAMILY))) -> Response:
     with Session(_engine(request)) as s, s.begin():
         page = familyview.list_residents(s, access.visible_resident_ids(s, who))
-        access.log_access(s, who, "page family")
+        access.log_access(s, who, "page family", now=deps.now(request))
     if len(page.items) == 1:
         return RedirectResponse(f"/family/{page.items[0].id}", status_code=303)
     return _render(request, "family_list.html", who, residents=page.items)
@@ -275,8 +289,11 @@ def family_status(request: Request, resident_id: RowId, who: Principal = Depends
         with Session(_engine(request)) as s, s.begin():
             home_id = familyview.resident_home(s, resident_id, access.visible_resident_ids(s, who))
             st = familyview.status(s, request.app.state.store, resident_id, request.app.state.settings.alerts)
-            access.log_access(s, who, "page resident status", home_id=home_id, resident_id=resident_id)
-    except familyview.ResidentNotFound:
+            access.log_access(s, who, "page resident status", home_id=home_id, resident_id=resident_id,
+                              now=deps.now(request))
+    except familyview.ResidentNotFound as err:
+        # Someone else's relative (or nobody): asked for and refused, never a read of them.
+        deps.log_denied(request, who, "page resident status", resident_id=resident_id, detail=str(err))
         return _render(request, "message.html", who, 404, title="Not found", message="There is nobody to show here.")
     days: dict[str, float] = {}
     for h in st.activity:

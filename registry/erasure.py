@@ -1,9 +1,11 @@
 """Erasing a resident's personal data when they ask (or their record must go), while every
 aggregate a commissioner reads stays as it was.
 
-Always erased: their name and date-of-birth band, their family consents, and every mention of
-their full name in the free text of any alert (notes, reasons, notification errors, escalation
-chain names).
+Always erased: their name, preferred name, references (the council's and the NHS number), date
+of birth and its band, phones, language, communication needs, health, risks, GP practice and
+review dates, their family consents, the values in the registry audit of changes to them (who
+changed which field, and when, stays), and every mention of their full name in the free text of
+any alert (notes, reasons, notification errors, escalation chain names).
 
 When nobody else lives in the home, the home goes too, from every store:
 
@@ -12,14 +14,15 @@ When nobody else lives in the home, the home goes too, from every store:
 - the day cache of signals (``<data_dir>/signals``) the API process can reach; an alert worker
   with a data directory of its own drops the home at its next learning (see the scheduler);
 - in the registry, in one transaction: its dead letters (raw payloads), learned baselines, rule
-  episodes and alarm receipts are deleted; its address, the notes, reasons and details of its
+  episodes, alarm receipts, access information (key safe) and list of people to call are
+  deleted; the values in the audit of changes to the home and its records are blanked; its address, the notes, reasons and details of its
   alerts, their notification errors and its escalation chains' names are blanked, and so is
   every mention of the address or its postcode in any alert's text.
 
 Kept, because the commissioners' reports count them and they name nobody once the home's id is
 gone: the home's district, postcode area, time zone and start, its devices and gateway with
 their dates, its alerts' times, priorities, rules and outcomes, and each resident's primary need
-and when and why they left. All of these move to a new opaque id (``erased-`` and random hex) in
+and when and why they left (with their workflow status and referral source). All of these move to a new opaque id (``erased-`` and random hex) in
 every registry table, so no row still carries the home's real id, and no table keeps which
 pseudonym replaced which id.
 
@@ -36,10 +39,11 @@ import logging
 import re
 import secrets
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
-from sqlalchemy import String, Table, delete, event, func, or_, select, update
+from sqlalchemy import JSON, String, Table, bindparam, delete, event, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -48,6 +52,7 @@ from tecwatch.ingest.deadletter import forget_home_letters
 from tecwatch.registry.models import (
     Alert, AlertEvent, Base, EscalationChain, FamilyConsent, Gateway, Home, LeftReason, Notification, Resident,
 )
+from tecwatch.registry.records import AuditEntry
 from tecwatch.store import StoreUnavailable, TimeSeriesStore
 
 if TYPE_CHECKING:
@@ -58,7 +63,13 @@ log = logging.getLogger(__name__)
 ERASED = "(erased)"
 PSEUDONYM_PREFIX = "erased-"
 # Rows that only describe the home's data (its routine, its rules' state, alarms seen): gone.
-_FORGET = frozenset({"home_baselines", "rule_episodes", "alarm_receipts"})
+_FORGET = frozenset({"home_baselines", "rule_episodes", "alarm_receipts", "home_access", "home_contacts"})
+# A resident's details that name or describe them, and what each becomes.
+_PERSONAL = MappingProxyType({
+    "name": ERASED, "preferred_name": "", "council_ref": None, "nhs_number": None, "date_of_birth": None, "dob_band": "",
+    "phones": [], "language": "", "communication_needs": [], "conditions": "", "medication": "", "allergies": "",
+    "mobility": None, "risks": [], "gp_practice": "", "referral_date": None, "last_review_on": None,
+    "next_review_on": None})
 # The accountability record is kept as it is (see the module's docstring).
 _KEEP = frozenset({"access_log"})
 # UK postcodes (the full one, not the area kept for reports), as they appear in an address.
@@ -113,10 +124,12 @@ def erase_resident(session: Session, store: TimeSeriesStore, resident_id: int, *
                 day_cache.forget_home(home_id)
             except OSError as err:
                 raise StoreUnavailable(f"the day cache {day_cache.directory} could not be rewritten: {err}") from err
-        address = session.get(Home, home_id).address
-        mentions += [address, *_POSTCODE.findall(address)]
-    resident.name, resident.dob_band = ERASED, ""
+        home = session.get(Home, home_id)
+        mentions += [home.address, *_POSTCODE.findall(home.address), home.postcode]
+    for field, blank in _PERSONAL.items():
+        setattr(resident, field, blank)
     session.execute(delete(FamilyConsent).where(FamilyConsent.resident_id == resident.id))
+    _blank_audit(session, AuditEntry.resident_id == resident.id)
     session.flush()
     if others is None:
         _pseudonymise_home(session, home_id)
@@ -131,7 +144,7 @@ def _pseudonymise_home(session: Session, home_id: str) -> str:
     row with its address. Tables added later that name a home by ``home_id`` move too."""
     pseudonym = PSEUDONYM_PREFIX + secrets.token_hex(8)
     home = session.get(Home, home_id)
-    session.add(Home(id=pseudonym, address="", district=home.district, postcode_area=home.postcode_area,
+    session.add(Home(id=pseudonym, address="", postcode="", district=home.district, postcode_area=home.postcode_area,
                      timezone=home.timezone, created_at=home.created_at))
     session.flush()  # the new home exists before rows refer to it
     for table in _home_tables():
@@ -150,12 +163,27 @@ def _pseudonymise_home(session: Session, home_id: str) -> str:
         update(Notification).where(Notification.alert_id.in_(alerts), Notification.last_error != "")
         .values(last_error=ERASED),
         update(EscalationChain).where(EscalationChain.home_id == pseudonym).values(name=ERASED),
+        update(AuditEntry).where(AuditEntry.entity.in_(("home", "access_info")), AuditEntry.entity_id == home_id)
+        .values(entity_id=pseudonym),
         # A gateway's broker login is named after its home (gw-<home>).
         update(Gateway).where(Gateway.home_id == pseudonym)
         .values(broker_username=func.replace(Gateway.broker_username, home_id, pseudonym)),
     ):
         session.execute(stmt, execution_options=_NO_SYNC)
+    # The audit keeps who changed which field and when, not the values (an address, a serial...).
+    _blank_audit(session, AuditEntry.home_id == pseudonym)
     return pseudonym
+
+
+def _blank_audit(session: Session, *where) -> None:
+    """Replace every old and new value in these audit rows; the field names stay."""
+    rows = session.execute(select(AuditEntry.id, AuditEntry.changes).where(*where)).all()
+    table = AuditEntry.__table__
+    blanked = [{"row_id": row_id, "blank": {field: {"old": ERASED, "new": ERASED} for field in changes or {}}}
+               for row_id, changes in rows]
+    if blanked:
+        session.execute(update(table).where(table.c.id == bindparam("row_id"))
+                        .values(changes=bindparam("blank", type_=JSON)), blanked)
 
 
 def _home_tables() -> list[Table]:

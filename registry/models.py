@@ -1,149 +1,129 @@
 """Registry tables (SQLAlchemy 2 declarative). SQLite by default, PostgreSQL in production.
 
-Times are stored timezone-aware (UTC). Alert events are append-only: the audit trail of every
-alert's life. Schema changes go through Alembic migrations (``registry/migrations``).
+Times are stored timezone-aware (UTC). Alert events and the registry audit are append-only.
+Schema changes go through Alembic migrations (``registry/migrations``). Controlled lists live in
+``registry/vocab.py``; the enrolment tables (access information, home contacts, the audit) in
+``registry/records.py``, imported at the end so that one metadata holds every table. Records that
+people edit carry a ``version``: the ORM checks it on every update (optimistic concurrency).
 """
 
 from __future__ import annotations
 
-import enum
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Enum, Float, ForeignKey, Index, String, Text, Time, TypeDecorator, UniqueConstraint, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, Time, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tecwatch.registry.base import Base, UTCDateTime, enum_column  # noqa: F401
+# The enums are re-exported here: the rest of the platform imports them from this module.
+from tecwatch.registry.vocab import (  # noqa: F401
+    OPEN_STATES, AlertState, ConsentScope, ContactRole, DeviceRemovalReason, LeftReason, Mobility, NotificationStatus, Outcome,
+    PrimaryNeed, ReferralSource, RemovalReason, ResidentStatus, ResponderKind, TestResult, UserRole,
+)
+
+_enum = enum_column
+_LIST = text("'[]'")  # the server default of a JSON list column
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out, on every database (SQLite keeps no zone of its own)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("registry times must be timezone-aware")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
-
-
-def _enum(e: type[enum.Enum]) -> Enum:
-    # Stored as plain strings with a CHECK, so adding a member is a small migration everywhere.
-    return Enum(e, native_enum=False, length=40, values_callable=lambda members: [m.value for m in members])
-
-
-class PrimaryNeed(enum.StrEnum):
-    DEMENTIA = "dementia"
-    FRAILTY = "frailty"
-    LEARNING_DISABILITY = "learning_disability"
-    PHYSICAL_DISABILITY = "physical_disability"
-    MENTAL_HEALTH = "mental_health"
-    SENSORY_IMPAIRMENT = "sensory_impairment"
-    OTHER = "other"
-
-
-class ResponderKind(enum.StrEnum):
-    OPERATOR = "operator"  # monitoring-centre operator
-    FAMILY = "family"
-    MOBILE = "mobile"  # mobile responder who visits
-
-
-class AlertState(enum.StrEnum):
-    RAISED = "raised"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-    CANCELLED = "cancelled"
-
-
-OPEN_STATES = (AlertState.RAISED, AlertState.ACKNOWLEDGED)
-
-
-class Outcome(enum.StrEnum):
-    FALSE_ALARM = "false_alarm"
-    RESOLVED_BY_PHONE = "resolved_by_phone"
-    RESPONDER_ATTENDED = "responder_attended"
-    AMBULANCE_CALLED = "ambulance_called"
-    HOSPITAL_ADMISSION = "hospital_admission"
-    ADMISSION_AVOIDED = "admission_avoided"
-    CARE_PLAN_REVIEWED = "care_plan_reviewed"
-    TECHNICAL_FIXED = "technical_fixed"  # a device or hub fault put right
+def _version() -> Any:
+    return mapped_column(default=1, server_default="1")
 
 
 class Home(Base):
     __tablename__ = "homes"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the home_id used on MQTT
-    address: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(Text, default="")  # the lines before the postcode
+    postcode: Mapped[str] = mapped_column(String(10), default="", server_default="", index=True)  # "NR3 1AB"
     district: Mapped[str] = mapped_column(String(80), default="", index=True)
-    postcode_area: Mapped[str] = mapped_column(String(8), default="", index=True)  # e.g. "NR3"; never full
+    postcode_area: Mapped[str] = mapped_column(String(8), default="", index=True)  # e.g. "NR3": what reports use
+    uprn: Mapped[str | None] = mapped_column(String(12))  # the property's Unique Property Reference Number
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/London")
     created_at: Mapped[datetime]
+    version: Mapped[int] = _version()
+    __mapper_args__ = {"version_id_col": version}
 
     residents: Mapped[list[Resident]] = relationship(back_populates="home")
     devices: Mapped[list[Device]] = relationship(back_populates="home")
-
-
-class LeftReason(enum.StrEnum):
-    """Why someone stopped living at home with the service: what "still at home" counts against."""
-
-    RESIDENTIAL_CARE = "residential_care"
-    HOSPITAL = "hospital"  # a long stay, not an admission they came home from
-    DIED = "died"
-    MOVED_AWAY = "moved_away"
-    SERVICE_ENDED = "service_ended"  # declined or no longer needed, still living at home
-
-
-class UserRole(enum.StrEnum):
-    OPERATOR = "operator"  # monitoring centre: every alert and home
-    RESPONDER = "responder"  # mobile responder: alerts and homes, no reports
-    FAMILY = "family"  # only the residents who consented, through their responder record
-    COMMISSIONER = "commissioner"  # aggregates only: never names, addresses or dates of birth
-    ADMIN = "admin"
 
 
 class Resident(Base):
     __tablename__ = "residents"
     id: Mapped[int] = mapped_column(primary_key=True)
     home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    dob_band: Mapped[str] = mapped_column(String(16), default="")  # e.g. "80-84": no exact dates needed
+    name: Mapped[str] = mapped_column(String(200))  # full name
+    preferred_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    council_ref: Mapped[str | None] = mapped_column(String(40), unique=True)  # the council's own reference
+    nhs_number: Mapped[str | None] = mapped_column(String(10), unique=True)
+    date_of_birth: Mapped[date | None]
+    dob_band: Mapped[str] = mapped_column(String(16), default="")  # e.g. "80-84": what reports use
+    phones: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=_LIST)
+    language: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    communication_needs: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=_LIST)
+    conditions: Mapped[str] = mapped_column(Text, default="", server_default="")
+    medication: Mapped[str] = mapped_column(Text, default="", server_default="")
+    allergies: Mapped[str] = mapped_column(Text, default="", server_default="")
+    mobility: Mapped[Mobility | None] = mapped_column(_enum(Mobility))
+    risks: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=_LIST)
+    gp_practice: Mapped[str] = mapped_column(String(200), default="", server_default="")
     primary_need: Mapped[PrimaryNeed] = mapped_column(_enum(PrimaryNeed), default=PrimaryNeed.OTHER)
+    referral_source: Mapped[ReferralSource | None] = mapped_column(_enum(ReferralSource))
+    referral_date: Mapped[date | None]
+    status: Mapped[ResidentStatus] = mapped_column(_enum(ResidentStatus), default=ResidentStatus.MONITORING,
+                                                   server_default=ResidentStatus.MONITORING.value, index=True)
+    last_review_on: Mapped[date | None]
+    next_review_on: Mapped[date | None] = mapped_column(index=True)
     left_at: Mapped[datetime | None]  # stopped living at home with the service
-    left_reason: Mapped[LeftReason | None] = mapped_column(_enum(LeftReason))
+    left_reason: Mapped[LeftReason | None] = mapped_column(_enum(LeftReason))  # what reports count
+    removal_reason: Mapped[RemovalReason | None] = mapped_column(_enum(RemovalReason))  # as recorded
+    version: Mapped[int] = _version()
+    __mapper_args__ = {"version_id_col": version}
     home: Mapped[Home] = relationship(back_populates="residents")
 
 
 class FamilyConsent(Base):
-    """The resident agrees that this family member may see their information."""
+    """The resident agrees that this family member may see their information (``scope``)."""
 
     __tablename__ = "family_consents"
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     responder_id: Mapped[int] = mapped_column(ForeignKey("responders.id"), index=True)
+    # ConsentScope values; a consent recorded without saying agreed to all that the family view shows.
+    scope: Mapped[list[str]] = mapped_column(JSON, default=lambda: [s.value for s in ConsentScope], server_default=_LIST)
     granted_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = _version()
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Device(Base):
     __tablename__ = "devices"
-    __table_args__ = (UniqueConstraint("home_id", "device_id"),)
+    __table_args__ = (
+        UniqueConstraint("home_id", "device_id"),
+        # A serial is fitted in one place at a time; a removed device may be fitted again elsewhere.
+        Index("one_active_device_per_serial", "serial", unique=True,
+              sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
     device_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(40))  # a device type in the catalogue
-    room: Mapped[str | None] = mapped_column(String(64))
+    serial: Mapped[str | None] = mapped_column(String(64), index=True)
+    room: Mapped[str | None] = mapped_column(String(64))  # a Room (older rows may hold other text)
+    role: Mapped[ContactRole | None] = mapped_column(_enum(ContactRole))  # contact sensors only
     installed_at: Mapped[datetime]
+    installed_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    tested_at: Mapped[datetime | None]
+    tested_by: Mapped[str | None] = mapped_column(String(200))
+    test_result: Mapped[TestResult | None] = mapped_column(_enum(TestResult))
+    test_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     removed_at: Mapped[datetime | None]
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+    removal_reason: Mapped[DeviceRemovalReason | None] = mapped_column(_enum(DeviceRemovalReason))
+    version: Mapped[int] = _version()
+    __mapper_args__ = {"version_id_col": version}
     home: Mapped[Home] = relationship(back_populates="devices")
 
 
@@ -161,13 +141,19 @@ class Responder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[ResponderKind] = mapped_column(_enum(ResponderKind))
+    phones: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=_LIST)
     active: Mapped[bool] = mapped_column(default=True)
-    routes: Mapped[list[ContactRoute]] = relationship(back_populates="responder", order_by="ContactRoute.priority")
+    version: Mapped[int] = _version()
+    __mapper_args__ = {"version_id_col": version}
+    routes: Mapped[list[ContactRoute]] = relationship(
+        back_populates="responder", order_by="ContactRoute.priority",
+        primaryjoin="and_(Responder.id == ContactRoute.responder_id, ContactRoute.retired_at.is_(None))",
+        viewonly=True)
 
 
 class ContactRoute(Base):
     """How to reach a responder: an apprise URL (mailto://, ntfy://, an SMS gateway...) or a
-    signed webhook."""
+    signed webhook. A route no longer used is retired, not deleted: notifications name it."""
 
     __tablename__ = "contact_routes"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -175,12 +161,14 @@ class ContactRoute(Base):
     kind: Mapped[str] = mapped_column(String(20))  # "apprise" or "webhook"
     target: Mapped[str] = mapped_column(Text)
     priority: Mapped[int] = mapped_column(default=0)
-    responder: Mapped[Responder] = relationship(back_populates="routes")
+    retired_at: Mapped[datetime | None]
+    responder: Mapped[Responder] = relationship(back_populates="routes", viewonly=True)
 
 
 class EscalationChain(Base):
     """Ordered steps for a home (or the default when home_id is null), optionally only for a
-    time of day (e.g. family by day, monitoring centre at night)."""
+    time of day (e.g. family by day, monitoring centre at night). A chain no longer wanted is
+    retired, not deleted: alerts name the chain they walked."""
 
     __tablename__ = "escalation_chains"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -188,6 +176,9 @@ class EscalationChain(Base):
     name: Mapped[str] = mapped_column(String(100))
     active_from: Mapped[time | None] = mapped_column(Time)
     active_until: Mapped[time | None] = mapped_column(Time)
+    retired_at: Mapped[datetime | None]
+    version: Mapped[int] = _version()
+    __mapper_args__ = {"version_id_col": version}
     steps: Mapped[list[EscalationStep]] = relationship(order_by="EscalationStep.position")
 
 
@@ -232,15 +223,10 @@ class Alert(Base):
     chain_id: Mapped[int | None] = mapped_column(ForeignKey("escalation_chains.id"))
     escalation_step: Mapped[int] = mapped_column(default=0)
     next_escalation_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The chain's steps as they were when the alert was raised: editing the chain later never
+    # changes an escalation in progress. None for alerts raised before snapshots, or with no chain.
+    escalation_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     events: Mapped[list[AlertEvent]] = relationship(order_by="AlertEvent.id", viewonly=True)
-
-
-class NotificationStatus(enum.StrEnum):
-    PENDING = "pending"  # due at next_attempt_at
-    SENDING = "sending"  # claimed by one dispatcher
-    SENT = "sent"
-    FAILED = "failed"  # gave up after the last attempt; visible on the alert
-    CANCELLED = "cancelled"  # the alert was acknowledged or closed before it went
 
 
 class Notification(Base):
@@ -328,17 +314,22 @@ class ApiKey(Base):
 
 
 class AccessLog(Base):
-    """Every read of a person's data: who, when, what (append-only)."""
+    """Every read of a person's data, and every refused attempt: who, when, what. Append-only:
+    the database itself refuses UPDATE and DELETE (triggers, migration 0010)."""
 
     __tablename__ = "access_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
     username: Mapped[str] = mapped_column(String(100), index=True)
-    role: Mapped[UserRole] = mapped_column(_enum(UserRole))
-    action: Mapped[str] = mapped_column(String(80))  # e.g. "GET /api/homes/{home_id}"
+    # None for someone without an account: an acknowledge link's holder, the command line.
+    role: Mapped[UserRole | None] = mapped_column(_enum(UserRole))
+    action: Mapped[str] = mapped_column(String(80))  # e.g. "read home", "stream alert"
+    # "allowed" (the data was sent) or "denied" (refused: the row says what was asked for).
+    outcome: Mapped[str] = mapped_column(String(10), default="allowed", server_default="allowed", index=True)
     home_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    resident_id: Mapped[int | None]
+    resident_id: Mapped[int | None] = mapped_column(index=True)
     alert_id: Mapped[int | None]
+    detail: Mapped[str] = mapped_column(String(300), default="", server_default="")  # what was asked, or why refused
 
 
 class DistrictPopulation(Base):
@@ -394,3 +385,6 @@ class AlarmReceipt(Base):
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+from tecwatch.registry import records  # noqa: E402,F401  (the enrolment tables join this metadata)

@@ -1,9 +1,11 @@
-"""``tecwatch`` commands for running a deployment: accounts, gateway credentials, health checks."""
+"""``tecwatch`` commands for running a deployment: accounts, the access log, gateway credentials,
+health checks, importing residents, devices and contacts."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from tecwatch.settings import Settings
 
@@ -110,6 +112,36 @@ def _cmd_revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
                      "revoked")
 
 
+def _cmd_access_log(settings: Settings, args: argparse.Namespace) -> int:
+    """Who read (or was refused) whose data; reading it here is logged as the command line's."""
+    import getpass
+    from datetime import datetime, timezone
+
+    from tecwatch.api import accesslog
+
+    try:
+        f = accesslog.LogFilter.parse(user=args.user, resident=args.resident, home=args.home, start=args.since,
+                                      end=args.until, action=args.action, outcome=args.outcome,
+                                      names=("--since", "--until"))
+    except accesslog.FilterError as err:
+        print(f"tecwatch access-log: {err}", file=sys.stderr)
+        return 2
+    try:
+        reader = f"command line ({getpass.getuser()})"
+    except (KeyError, OSError):  # no login name (a container with an unnamed user)
+        reader = "command line"
+
+    def table(s) -> str:
+        page = accesslog.read(s, f, args.limit, 0, username=reader, role=None, now=datetime.now(timezone.utc))
+        lines = [f"{e.at:%Y-%m-%dT%H:%M:%SZ}  {e.username:16} {e.role.value if e.role else '-':12} {e.outcome:7} "
+                 f"{e.action:28} home={e.home_id or '-'} resident={e.resident_id or '-'} alert={e.alert_id or '-'}"
+                 f"{'  ' + e.detail if e.detail else ''}" for e in page.items]
+        shown = f"{len(page.items)} of {page.total} entries, newest first ({f.describe()})"
+        return "\n".join([*lines, shown])
+
+    return _accounts(settings, "access-log", table)
+
+
 def _cmd_provision_gateway(settings: Settings, args: argparse.Namespace) -> int:
     from tecwatch.gateway.provision import ProvisionError, provision_gateway
 
@@ -147,6 +179,41 @@ def _cmd_healthcheck(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if problem else 0
 
 
+def _cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """One file, one transaction: every bad row is listed and then nothing is written."""
+    import getpass
+    from datetime import datetime, timezone
+
+    from sqlalchemy.orm import Session
+
+    from tecwatch.db import make_engine
+    from tecwatch.registry.imports import ImportConflict, import_csv
+    from tecwatch.registry.migrate import upgrade
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        print(f"tecwatch import: cannot read {args.file}: {err}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.registry.url)
+    upgrade(engine)
+    actor = args.actor or f"import ({getpass.getuser()})"
+    try:
+        with Session(engine) as s, s.begin():
+            report = import_csv(s, args.kind, text, actor=actor, now=datetime.now(timezone.utc), dry_run=args.dry_run)
+            if report.errors:
+                s.rollback()
+    except ImportConflict as err:
+        print(f"tecwatch import: {err}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    print(report.summary(), file=sys.stderr if report.errors else sys.stdout)
+    return 2 if report.errors else 0
+
+
 def add_admin_commands(sub) -> None:
     """Add these commands to the ``tecwatch`` parser's subcommands."""
     from tecwatch.registry.models import UserRole
@@ -173,10 +240,26 @@ def add_admin_commands(sub) -> None:
     rk = sub.add_parser("revoke-api-key", help="revoke an API key (its number from `tecwatch api-keys`)")
     rk.add_argument("key_id", type=int)
     rk.set_defaults(fn=_cmd_revoke_api_key)
+    al = sub.add_parser("access-log", help="who read (or was refused) whose data, newest first")
+    al.add_argument("--user", default=None, help="only this username")
+    al.add_argument("--resident", default=None, help="rows naming this resident (a number), or their home")
+    al.add_argument("--home", default=None, help="rows about this home")
+    al.add_argument("--since", default=None, help="from this date (2026-11-25) or ISO 8601 time; UTC unless it says")
+    al.add_argument("--until", default=None, help="up to (not including) this date or time")
+    al.add_argument("--action", default=None, help="actions containing this text (e.g. 'stream')")
+    al.add_argument("--outcome", default=None, choices=("allowed", "denied"))
+    al.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
+    al.set_defaults(fn=_cmd_access_log)
     pg = sub.add_parser("provision-gateway", help="broker credentials and ACL for a home's gateway")
     pg.add_argument("home_id")
     pg.add_argument("--password-stdin", action="store_true", help="use this password (first line of stdin), not a new one")
     pg.set_defaults(fn=_cmd_provision_gateway)
+    im = sub.add_parser("import", help="import residents, devices or contacts from a CSV file (docs/import.md)")
+    im.add_argument("kind", choices=("residents", "devices", "contacts"))
+    im.add_argument("file", type=Path, help="a CSV file with a header row (UTF-8)")
+    im.add_argument("--dry-run", action="store_true", help="check every row and say what would change; write nothing")
+    im.add_argument("--as", dest="actor", default=None, help="the name the audit records (default: import (<user>))")
+    im.set_defaults(fn=_cmd_import)
     hc = sub.add_parser("healthcheck", help="exit 0 if a service is doing its job (for container health checks)")
     hc.add_argument("service", choices=("ingest", "alerts", "api"))
     hc.add_argument("--max-age", type=float, default=60.0, help="seconds since the last status (ingest, alerts)")

@@ -14,7 +14,6 @@ from datetime import datetime, time as clock_time, timedelta, timezone
 from zoneinfo import ZoneInfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -24,10 +23,12 @@ from tecwatch.alerts.notify import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tecwatch.alerts.service import list_alerts
 from tecwatch.api.app import server_config
 from tecwatch.broker import EmbeddedBroker
-from tecwatch.demoseed import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from tecwatch.demoseed import DEMO_PASSWORD, DEMO_USERS, SEEDER, seed_demo
 from tecwatch.localservices import free_port
 from tecwatch.mqtt import BrokerConnection
-from tecwatch.registry.models import ContactRoute, EscalationChain, EscalationStep, Responder, ResponderKind
+from tecwatch.registry import chains, contacts
+from tecwatch.registry.accessinfo import Sealer
+from tecwatch.registry.models import ResponderKind
 from tecwatch.services import Alerts, Ingest, build_api, report_health
 from tecwatch.settings import Settings
 from tecwatch.simulators.backfill import backfill
@@ -82,20 +83,17 @@ class _CentreWebhook:
 
 def _demo_escalation(engine: Engine, url: str) -> None:
     """A county-default chain that notifies the demo monitoring centre (its URL changes per run)."""
+    now = datetime.now(timezone.utc)
+    route = {"kind": "webhook", "target": url}
     with Session(engine) as s, s.begin():
-        centre = s.scalars(select(Responder).where(Responder.name == DEMO_CENTRE)).first()
-        if centre is None:
-            centre = Responder(name=DEMO_CENTRE, kind=ResponderKind.OPERATOR)
-            s.add(centre)
-            s.flush()
-            chain = EscalationChain(home_id=None, name="demo default")
-            s.add(chain)
-            s.flush()
-            s.add(EscalationStep(chain_id=chain.id, position=1, responder_id=centre.id, wait_minutes=5))
-            s.add(ContactRoute(responder_id=centre.id, kind="webhook", target=url))
-        else:
-            for route in s.scalars(select(ContactRoute).where(ContactRoute.responder_id == centre.id)):
-                route.target = url
+        found = contacts.search_responders(s, name=DEMO_CENTRE, kind=ResponderKind.OPERATOR, limit=1).items
+        if found:
+            contacts.update_responder(s, SEEDER, found[0].id, {"routes": [route]}, version=found[0].version, now=now)
+            return
+        centre = contacts.create_responder(s, SEEDER, {"name": DEMO_CENTRE, "kind": ResponderKind.OPERATOR,
+                                                       "routes": [route]}, now=now)
+        chains.create_chain(s, SEEDER, {"name": "demo default", "steps": [{"responder_id": centre.id,
+                                                                            "wait_minutes": 5}]}, now=now)
 
 
 SEED = 7
@@ -148,7 +146,7 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
     if embedded:
         embedded.start()
     worker = Ingest(settings)
-    seed_demo(worker.engine, sim)
+    seed_demo(worker.engine, sim, sealer=Sealer(settings.registry.encryption_key.get_secret_value()))
     centre = _CentreWebhook(settings.alerts.signing_key, out)
     _demo_escalation(worker.engine, centre.url)
     zone = ZoneInfo(sim[0].tz)

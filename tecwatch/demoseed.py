@@ -1,13 +1,14 @@
 """The demo's registry: simulated homes with residents and devices, a family member who may see
 the first resident, and one account per role. Homes were fitted over the past year and have
 some months of answered alerts behind them, so the commissioners' reports have something to
-show. Idempotent: a second run changes nothing."""
+show. Everything is enrolled through the registry's own services, as a coordinator would.
+Idempotent: a second run changes nothing."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -15,13 +16,17 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.lifecycle import raise_alert, transition
 from tecwatch.api import access
+from tecwatch.registry import consent, contacts, devices, residents
+from tecwatch.registry.accessinfo import Sealer, set_access_info
 from tecwatch.registry.models import (
-    AlertState, Device, DistrictPopulation, FamilyConsent, Gateway, Home, Outcome, PrimaryNeed, Resident, Responder,
-    ResponderKind, User, UserRole,
+    AlertState, DistrictPopulation, Gateway, Home, Outcome, PrimaryNeed, Resident, User, UserRole,
 )
+from tecwatch.registry.vocab import CONTACT_SENSOR_TYPES, ConsentScope, ContactRole, ResponderKind
 from tecwatch.simulators.home import SimHome
 
 DEMO_PASSWORD = "tecwatch-demo"
+SEEDER = "demo seed"  # what the audit records as the coordinator
+INSTALLER = "demo installer"
 # (username, role, what they see)
 DEMO_USERS: tuple[tuple[str, UserRole, str], ...] = (
     ("operator", UserRole.OPERATOR, "the monitoring centre's alert queue"),
@@ -50,7 +55,9 @@ def _installed(n: int, now: datetime) -> datetime:
     return now - timedelta(days=max(30, 365 - 70 * n))
 
 
-def seed_demo(engine: Engine, homes: Sequence[SimHome], now: datetime | None = None) -> None:
+def seed_demo(engine: Engine, homes: Sequence[SimHome], now: datetime | None = None,
+              sealer: Sealer | None = None) -> None:
+    """Enrol the homes not yet enrolled; with ``sealer``, each gets a key safe too."""
     now = now or datetime.now(timezone.utc)
     new_homes: list[tuple[str, datetime]] = []
     with Session(engine) as s, s.begin():
@@ -58,32 +65,57 @@ def seed_demo(engine: Engine, homes: Sequence[SimHome], now: datetime | None = N
             if s.get(DistrictPopulation, district) is None:
                 s.add(DistrictPopulation(district=district, aged_65_plus=aged_65_plus, source="demo", updated_at=now))
         for n, home in enumerate(homes):
-            if s.get(Home, home.home_id) is not None:
-                continue
-            installed = _installed(n, now)
-            new_homes.append((home.home_id, installed))
-            district, area, _ = _DISTRICTS[n % len(_DISTRICTS)]
-            s.add(Home(id=home.home_id, address=f"{n + 1} Demo Street", district=district, postcode_area=area,
-                       timezone=home.tz, created_at=installed))
-            s.flush()
-            s.add(Resident(home_id=home.home_id, name=_NAMES[n % len(_NAMES)], dob_band=f"{75 + 5 * (n % 4)}-{79 + 5 * (n % 4)}",
-                           primary_need=_NEEDS[n % len(_NEEDS)]))
-            s.add(Gateway(home_id=home.home_id, broker_username=f"gw-{home.home_id}", installed_at=installed))
-            s.add_all(Device(home_id=home.home_id, device_id=d.device_id, type=d.device_type, room=d.room,
-                             installed_at=installed) for d in home.devices)
-        s.flush()
+            if s.get(Home, home.home_id) is None:
+                new_homes.append((home.home_id, _installed(n, now)))
+                _enrol(s, n, home, _installed(n, now), sealer)
         for username, role, _what in DEMO_USERS:
             if s.scalar(select(User.id).where(User.username == username)) is not None:
                 continue
-            relative = None
-            if role is UserRole.FAMILY:
-                arthur = s.scalars(select(Resident).where(Resident.home_id == homes[0].home_id)).first()
-                relative = Responder(name="Arthur's daughter (demo)", kind=ResponderKind.FAMILY)
-                s.add(relative)
-                s.flush()
-                s.add(FamilyConsent(resident_id=arthur.id, responder_id=relative.id, granted_at=_installed(0, now)))
-            access.create_user(s, username, DEMO_PASSWORD, role, responder_id=relative.id if relative else None)
+            relative = _daughter(s, homes[0].home_id, now) if role is UserRole.FAMILY else None
+            access.create_user(s, username, DEMO_PASSWORD, role, responder_id=relative)
     _past_alerts(engine, new_homes, now)
+
+
+def _enrol(s: Session, n: int, home: SimHome, installed: datetime, sealer: Sealer | None) -> None:
+    """Referred, assessed and fitted: the resident and home, then each device registered and tested."""
+    district, area, _ = _DISTRICTS[n % len(_DISTRICTS)]
+    name = _NAMES[n % len(_NAMES)]
+    age = 77 + 5 * (n % 4)
+    person = residents.create_resident(s, SEEDER, {
+        "name": name, "preferred_name": name.split()[0], "council_ref": f"DEMO-{n + 1:04d}",
+        "date_of_birth": date(installed.year - age, 1 + n % 12, 10), "primary_need": _NEEDS[n % len(_NEEDS)],
+        "risks": ["lives_alone"], "referral_source": "hospital_discharge" if n % 2 else "social_worker",
+        "referral_date": (installed - timedelta(days=21)).date(), "status": "monitoring",
+        "next_review_on": (installed + timedelta(days=365)).date(),
+        "home": {"home_id": home.home_id, "address": f"{n + 1} Demo Street", "postcode": f"{area} {1 + n % 9}AB",
+                 "district": district, "timezone": home.tz}}, now=installed)
+    s.add(Gateway(home_id=home.home_id, broker_username=f"gw-{home.home_id}", installed_at=installed))
+    tested = installed + timedelta(minutes=20)
+    for d in home.devices:
+        fitted = devices.register_device(s, INSTALLER, {
+            "home_id": person.home_id, "device_id": d.device_id, "type": d.device_type,
+            "serial": f"DEMO-{home.home_id}-{d.device_id}", "room": d.room, "installed_at": installed,
+            "installed_by": INSTALLER, "role": ContactRole.ENTRANCE_DOOR if d.device_type in CONTACT_SENSOR_TYPES else None,
+        }, now=installed)
+        devices.record_test(s, INSTALLER, fitted.id, result="passed", tested_at=tested, version=fitted.version,
+                            now=tested)
+    if sealer is not None:
+        set_access_info(s, sealer, SEEDER, person.home_id, {
+            "key_safe_location": "left of the front door, behind the pot", "key_safe_code": f"{2024 + 137 * n:04d}",
+            "access_notes": "the door sticks: lift the handle and push"}, version=None, now=installed)
+
+
+def _daughter(s: Session, home_id: str, now: datetime) -> int:
+    """Arthur's daughter: a contact for his home who holds a key, to whom he consented to show everything."""
+    arthur = s.scalars(select(Resident).where(Resident.home_id == home_id)).first()
+    since = _installed(0, now)
+    daughter = contacts.create_responder(s, SEEDER, {"name": "Arthur's daughter (demo)", "kind": ResponderKind.FAMILY,
+                                                     "phones": ["07700 900001"]}, now=since)
+    contacts.add_contact(s, SEEDER, home_id, {"responder_id": daughter.id, "relation": "daughter", "key_holder": True},
+                         now=since)
+    consent.grant_consent(s, SEEDER, arthur.id, {"responder_id": daughter.id, "scope": list(ConsentScope),
+                                                 "granted_at": since}, now=since)
+    return daughter.id
 
 
 def _past_alerts(engine: Engine, homes: Sequence[tuple[str, datetime]], now: datetime) -> None:

@@ -4,6 +4,7 @@ every process sharing a data directory signs with the same keys. Production sets
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -12,14 +13,17 @@ import tempfile
 from pathlib import Path
 
 FILE_NAME = "secrets.json"
-NAMES = ("token_secret", "webhook_secret", "ack_link_secret")
+NAMES = ("token_secret", "webhook_secret", "ack_link_secret", "encryption_key")
+ENCRYPTION_KEY = "encryption_key"  # a Fernet key: 32 random bytes, url-safe base64
 
 
 class SecretFileError(ValueError):
     """The secrets file cannot be read or made. The message never holds a secret."""
 
 
-def new_secret() -> str:
+def new_secret(name: str = "") -> str:
+    if name == ENCRYPTION_KEY:
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     return secrets.token_urlsafe(48)
 
 
@@ -28,11 +32,11 @@ def load_or_create(data_dir: Path) -> dict[str, str]:
     path = Path(data_dir) / FILE_NAME
     stored = _read(path)
     if stored is None:
-        _publish(path, {name: new_secret() for name in NAMES})
+        _publish(path, {name: new_secret(name) for name in NAMES})
         stored = _read(path)  # whichever process made it first wins: everyone uses the same
     missing = [name for name in NAMES if not stored.get(name)]
     if missing:  # a file from an older version: add what it lacks
-        stored = stored | {name: new_secret() for name in missing}
+        stored = stored | {name: new_secret(name) for name in missing}
         _publish(path, stored, replace=True)
     return {name: stored[name] for name in NAMES}
 

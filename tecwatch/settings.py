@@ -11,10 +11,11 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tecwatch.secretfile import load_or_create, new_secret
+from tecwatch.secretfile import ENCRYPTION_KEY, load_or_create, new_secret
 
 
 class _Section(BaseModel):
@@ -75,10 +76,28 @@ class StoreSettings(_Section):
     retention_days: int = Field(400, ge=35)
 
 
+def _random_key() -> SecretStr:
+    return SecretStr(new_secret(ENCRYPTION_KEY))
+
+
 class RegistrySettings(_Section):
     """The relational registry (homes, devices, alerts...) and the dead-letter store."""
 
     url: str = "sqlite:///tecwatch-data/registry.db"
+    # Seals homes' access information (key-safe codes) at rest: a Fernet key (32 random bytes,
+    # url-safe base64). Back it up: without it the access information cannot be read.
+    encryption_key: SecretStr = Field(default_factory=_random_key)
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr) -> SecretStr:
+        try:
+            Fernet(value.get_secret_value().encode())
+        except (ValueError, TypeError):
+            raise ValueError("registry.encryption_key is not a Fernet key (32 random bytes, url-safe base64: "
+                             "make one with `python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'`)"
+                             ) from None
+        return value
 
 
 class IngestSettings(_Section):
@@ -197,7 +216,7 @@ _PLACEHOLDERS = {"", "secret", "password", "changeme", "change-me",
                  "change-me-too: any long random string, the same for every worker"}
 # (section, field, name in messages): the secrets that sign things.
 _SECRETS = (("alerts", "webhook_secret", "alerts.webhook_secret"), ("alerts", "ack_link_secret", "alerts.ack_link_secret"),
-            ("api", "token_secret", "api.token_secret"))
+            ("api", "token_secret", "api.token_secret"), ("registry", "encryption_key", "registry.encryption_key"))
 
 
 def _is_placeholder(value: str) -> bool:
@@ -245,6 +264,8 @@ class Settings(BaseSettings):
             for section, field in unset:
                 model = getattr(self, section)
                 setattr(self, section, model.model_copy(update={field: SecretStr(stored[field])}))
+            # The stored key is checked as a set one would be (the file may have been edited).
+            RegistrySettings._fernet_key(self.registry.encryption_key)
         return self
 
     @model_validator(mode="after")

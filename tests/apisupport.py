@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from contextlib import contextmanager
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
+from unittest import mock
 
 import httpx
 import uvicorn
@@ -60,8 +62,13 @@ class Cast:
     roles: dict[str, UserRole]
 
 
+_password_hash = functools.cache(access.hash_password)
+
+
 def seed_cast(engine: Engine) -> Cast:
-    with Session(engine) as s, s.begin():
+    # Every user of the cast has the same password: one argon2 hash of it (slow on purpose) serves
+    # them all, in every test of the run.
+    with Session(engine) as s, s.begin(), mock.patch.object(access, "hash_password", _password_hash):
         for home_id, district, name, need in (("home-1", "Norwich", "Arthur Example", PrimaryNeed.DEMENTIA),
                                               ("home-2", "Breckland", "Beryl Example", PrimaryNeed.FRAILTY)):
             s.add(Home(id=home_id, address=f"1 {name.split()[0]} Lane", district=district,

@@ -53,6 +53,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("POST", "/api/admin/api-keys"): ({"admin"}, {"username": "operator", "name": "care records"}),
     ("GET", "/api/admin/api-keys"): ({"admin"}, None),
     ("POST", "/api/admin/api-keys/{key_id}/revoke"): ({"admin"}, None),
+    ("GET", "/api/admin/access-log"): ({"admin"}, None),
     ("GET", "/api/reports/reach"): (REPORTS, None),
     ("GET", "/api/reports/reach/monthly"): (REPORTS, None),
     ("GET", "/api/reports/reach/per-1000"): (REPORTS, None),
@@ -143,9 +144,11 @@ def test_family_sees_only_their_own_relative(setup):
         assert theirs.get("/api/homes/home-404").json() == {"detail": "no home 'home-404'"}
         assert theirs.get("/api/homes/home-1").json() == {"detail": "no home 'home-1'"}
     with Session(engine) as s:
-        log = [(e.username, e.action, e.home_id) for e in s.scalars(select(AccessLog).order_by(AccessLog.id))]
-    assert ("family-1", "read home", "home-1") in log
-    assert not [e for e in log if e[0] == "family-2" and e[2] == "home-1"], "a refused read reads nothing"
+        log = [(e.username, e.action, e.home_id, e.outcome)
+               for e in s.scalars(select(AccessLog).order_by(AccessLog.id))]
+    assert ("family-1", "read home", "home-1", "allowed") in log
+    refused = [e for e in log if e[0] == "family-2" and e[2] == "home-1"]
+    assert refused and all(e[3] == "denied" for e in refused), "a refused read is logged as refused, not as a read"
 
 
 def test_sign_in_tokens_and_api_keys(setup):

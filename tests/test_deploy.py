@@ -34,7 +34,8 @@ FROM_ENV = re.compile(r"\$\{[A-Z0-9_]+:\?[^}]+\}")  # ${VAR:?message}: compose s
 # Three different random-looking values: production refuses a secret shared between uses.
 SECRETS = {"token": "tok-7f3a9c1e5b2d8046aa91c3e7f0b4d2869e15",
            "webhook": "whk-0c8e4b2a6f9d1357bd02e4f6a8c1e3579bd0",
-           "ack": "ack-5d2f8a0c4e6b1937ce14a2b6d8f0c3e5a7b9"}
+           "ack": "ack-5d2f8a0c4e6b1937ce14a2b6d8f0c3e5a7b9",
+           "encryption": "bZ3v8RkQ2wYtN6pLx0cH4jF9sD1aG7mE5uK8iO2qW3s="}
 
 
 def _env_items():
@@ -216,7 +217,8 @@ def test_the_production_broker_refuses_what_ingest_would_reject_as_oversize(tmp_
 
 def _production(**changes) -> dict:
     env = {"production": True, "broker": {"mode": "external", "password": "broker password 1"},
-           "store": {"backend": "influxdb"}, "registry": {"url": "postgresql+psycopg://tecwatch@db/tecwatch"},
+           "store": {"backend": "influxdb"},
+           "registry": {"url": "postgresql+psycopg://tecwatch@db/tecwatch", "encryption_key": SECRETS["encryption"]},
            "alerts": {"webhook_secret": SECRETS["webhook"], "ack_link_secret": SECRETS["ack"]},
            "api": {"token_secret": SECRETS["token"]}}
     return env | changes
@@ -228,7 +230,7 @@ def test_production_refuses_placeholders_and_the_embedded_defaults():
         Settings(production=True)
     text = str(err.value)
     for problem in ("alerts.webhook_secret is not set", "alerts.ack_link_secret is not set", "api.token_secret is not set",
-                    "broker.mode is embedded", "the store and registry are SQLite"):
+                    "registry.encryption_key is not set", "broker.mode is embedded", "the store and registry are SQLite"):
         assert problem in text, text
     for changes in ({"api": {"token_secret": "short"}}, {"alerts": {"webhook_secret": "change-me" + "x" * 40}},
                     {"broker": {"mode": "external", "password": None}}):

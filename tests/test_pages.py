@@ -164,7 +164,8 @@ CONTRAST = """() => {
 
 @pytest.mark.parametrize("username, path", [("operator", "/console"), ("operator", "/console/alerts/1"),
                                             ("operator", "/console/homes/home-1"), ("family-1", "/family/1"),
-                                            ("commissioner", "/reports"), (None, "/login")])
+                                            ("commissioner", "/reports"), ("admin", "/admin/access-log"),
+                                            (None, "/login")])
 def test_text_contrast_meets_wcag_aa(browser, site, username, path):
     base_url, _, _ = site
     if username:

@@ -6,7 +6,7 @@ import threading
 from datetime import datetime, time, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -213,3 +213,25 @@ def test_the_migrations_match_the_models(registry):
     # dead_letters belongs to ingest's own table definition, not the ORM models.
     diff = [d for d in diff if not (d[0] in ("remove_table", "remove_index") and "dead_letters" in str(d[1]))]
     assert diff == []
+
+
+def test_a_registry_with_people_in_it_upgrades_to_the_latest_schema(registry_url):
+    """Migrations that rebuild a table (as SQLite needs to change one) keep every row, and
+    every reference between rows, of a registry already in use."""
+    engine = make_engine(registry_url)
+    try:
+        upgrade(engine, "0007")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO homes (id, address, district, postcode_area, timezone, created_at) "
+                              "VALUES ('h1', '1 Lane', 'Norwich', 'NR1', 'Europe/London', :t)"), {"t": T0})
+            conn.execute(text("INSERT INTO residents (home_id, name, dob_band, primary_need) "
+                              "VALUES ('h1', 'Ann Example', '80-84', 'frailty')"))
+            conn.execute(text("INSERT INTO devices (home_id, device_id, type, room, installed_at) "
+                              "VALUES ('h1', 'pir-hall', 'motion', 'hall', :t)"), {"t": T0})
+        upgrade(engine)
+        with Session(engine) as s:
+            [ann] = s.scalars(select(Resident)).all()
+            assert (ann.name, ann.home_id, ann.home.district) == ("Ann Example", "h1", "Norwich")
+            assert [d.device_id for d in s.scalars(select(Device))] == ["pir-hall"]
+    finally:
+        engine.dispose()

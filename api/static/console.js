@@ -26,5 +26,12 @@
     announce.textContent = `Alert ${change.alert_id} at ${change.home_id}: ${change.kind}.`;
     if (!pending) pending = setTimeout(refresh, 200);  // several changes at once: one fetch
   });
+  // The server ends the stream when this session may no longer see it (signed out, account
+  // disabled): stop rather than reconnect, and say so.
+  source.addEventListener("end", function (event) {
+    source.close();
+    const reason = JSON.parse(event.data).reason;
+    state.textContent = `Live updates stopped (${reason}). Reload the page to carry on.`;
+  });
   source.onerror = function () { state.textContent = "Reconnecting to live updates…"; };
 })();

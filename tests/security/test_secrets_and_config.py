@@ -54,8 +54,8 @@ def test_a_fresh_api_runs_on_secrets_of_its_own_and_refuses_the_placeholder(worl
     stored = data / "secrets.json"
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
     secrets = json.loads(stored.read_text())
-    assert set(secrets) == {"token_secret", "webhook_secret", "ack_link_secret"}
-    assert len(set(secrets.values())) == 3 and all(len(v) >= 32 for v in secrets.values())
+    assert set(secrets) == {"token_secret", "webhook_secret", "ack_link_secret", "encryption_key"}
+    assert len(set(secrets.values())) == 4 and all(len(v) >= 32 for v in secrets.values())
     # The next start (and every other service on this data directory) signs with the same ones.
     again = run_tecwatch(["dead-letters"], tmp_path, env)
     assert again.returncode == 0 and json.loads(stored.read_text()) == secrets
@@ -94,7 +94,8 @@ GOOD = {"TECWATCH_PRODUCTION": "true", "TECWATCH_BROKER__MODE": "external",
         "TECWATCH_REGISTRY__URL": "postgresql+psycopg://tecwatch@127.0.0.1:9/tecwatch",
         "TECWATCH_API__TOKEN_SECRET": TOKEN_SECRET,
         "TECWATCH_ALERTS__WEBHOOK_SECRET": "whk-0c8e4b2a6f9d1357bd02e4f6a8c1e3579bd0",
-        "TECWATCH_ALERTS__ACK_LINK_SECRET": "ack-5d2f8a0c4e6b1937ce14a2b6d8f0c3e5a7b9"}
+        "TECWATCH_ALERTS__ACK_LINK_SECRET": "ack-5d2f8a0c4e6b1937ce14a2b6d8f0c3e5a7b9",
+        "TECWATCH_REGISTRY__ENCRYPTION_KEY": "bZ3v8RkQ2wYtN6pLx0cH4jF9sD1aG7mE5uK8iO2qW3s="}
 
 
 @pytest.mark.parametrize("change, problem", [
