@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make this checkout runnable on a fresh Debian/Ubuntu machine: system packages, then a venv.
 #   scripts/bootstrap.sh            # Python environment only (enough for the embedded demo)
-#   scripts/bootstrap.sh --services # also mosquitto and influxd, which the tests start themselves
+#   scripts/bootstrap.sh --services # also mosquitto and influxd, which the tests start themselves,
+#                                   # and what the tests need around them (openssl, chromium, faketime)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ if (( want_services )); then
   [[ -x /usr/bin/influxd ]] || command -v influxd >/dev/null || missing+=(influxdb)
   command -v openssl >/dev/null || missing+=(openssl)  # test certificates for TLS
   command -v chromium >/dev/null || missing+=(chromium)  # the web pages are tested in a real browser
+  command -v faketime >/dev/null || missing+=(faketime)  # scripts/timecheck.sh: tests at other instants
 fi
 if (( ${#missing[@]} )); then
   if [[ $(id -u) -ne 0 ]]; then

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from tqdm import tqdm
 
@@ -47,11 +48,16 @@ def backfill(
 ) -> BackfillResult:
     """Simulate ``days`` days for every home and write them; returns counts and ground truth.
 
-    ``first_day`` defaults to ``days`` days before today, so the history ends at today's start.
+    ``first_day`` defaults to ``days`` days before the homes' local today, so the history ends at
+    today's start.
     """
     if days < 1:
         raise ValueError("days must be 1 or more")
-    first_day = first_day or (now().date() - timedelta(days=days))
+    if first_day is None:
+        # The homes' own date: just after their midnight the UTC date can still be yesterday's,
+        # which would end the history a whole day early.
+        today = now().astimezone(ZoneInfo(homes[0].tz)).date() if homes else now().date()
+        first_day = today - timedelta(days=days)
     check_scenarios(scenarios, homes, days)
     encoder = PlatformEncoder()
     result = BackfillResult()

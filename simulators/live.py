@@ -49,9 +49,6 @@ class SimClock:
     def now(self) -> datetime:
         return min(self._unclamped(), datetime.now(timezone.utc))
 
-    def caught_up(self) -> bool:
-        return self._unclamped() >= datetime.now(timezone.utc)
-
     def wall_seconds_until(self, ts: datetime) -> float:
         """Roughly how long to sleep before the clock reaches ``ts``."""
         ahead = (ts - self.now()).total_seconds()
@@ -145,6 +142,10 @@ def run_live(
         for home, event in _events_from(homes, first_day, days, seed, scenarios, heartbeat_s, on_truth):
             if event.ts < clock.start:
                 continue  # earlier that day than the simulation's start
+            # Caught up once the events go out as they happen, every earlier one out before them;
+            # not merely once the clock has caught up: a replay that publishes slower than its
+            # speed (a busy machine) is still behind then.
+            live = event.ts > datetime.now(timezone.utc)
             while (wait := clock.wall_seconds_until(event.ts)) > 0:
                 if stop.wait(min(wait, 0.5)):
                     return result
@@ -154,7 +155,7 @@ def run_live(
                 last = conn.client.publish(msg.topic, msg.payload, qos=1)
                 result.published += 1
             result.events += 1
-            if not caught_up and (speed <= 1 or clock.caught_up()):
+            if not caught_up and (speed <= 1 or live):
                 caught_up = True
                 if speed > 1:
                     out(f"caught up with real time after {result.published} messages; carrying on in real time")

@@ -131,6 +131,19 @@ def _press_pendant(settings: Settings, home: SimHome, out) -> None:
         conn.stop()
 
 
+def _wait_until_stored(store, home_ids: list[str], within: timedelta, timeout_s: float) -> None:
+    """Until every home's hub was heard (as stored) within ``within`` of now, or ``timeout_s`` passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        newest = {}
+        for seen in store.last_seen(home_ids):
+            if seen.device_id == "gateway":
+                newest[seen.home_id] = seen.last_ts
+        if len(newest) == len(home_ids) and min(newest.values()) >= datetime.now(timezone.utc) - within:
+            return
+        time.sleep(0.2)
+
+
 def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, history_days: int = 28,
              out=print) -> None:
     if homes < 1 or history_days < 1:
@@ -172,7 +185,9 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
     live.start()
     out("Replaying today so far...")
     caught_up.wait(120)
-    # The rules start once the homes are current: a hub last heard at midnight is not an outage.
+    _wait_until_stored(worker.store, [h.home_id for h in sim], within=timedelta(minutes=2), timeout_s=60)
+    # The rules start once the homes are current in the store, not merely published: a hub last
+    # heard at midnight is not an outage.
     alerts = Alerts(settings, store=worker.store, registry=worker.engine)
     alerts.start()
     press = threading.Timer(PENDANT_AFTER_S, _press_pendant, args=(settings, sim[min(1, homes - 1)], out))

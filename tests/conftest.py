@@ -114,3 +114,6 @@ def postgres_registry_url() -> Iterator[str]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak-minutes", type=float, default=0,
                      help="run the reliability soak (tests/reliability) for this many minutes (default: skip it)")
+    parser.addoption("--demo-seconds", type=float, default=40,
+                     help="how long the demo test runs `tecwatch demo` once it is up (the pendant is pressed "
+                          "10 s in; scripts/timecheck.sh runs it at many instants, so shorter)")

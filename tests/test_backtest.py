@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 
 from tecwatch.alerts.backtest import backtest_store
@@ -21,15 +21,15 @@ EXPECTED = {"fall": "no_activity", "not_getting_up": "not_up", "night_wandering"
             "cold_home": "cold_home"}
 SCENARIOS = ["fall:home-1@d35T10:30", "not_getting_up:home-2@d36", "night_wandering:home-3@d34T02:40",
              "cold_home:home-4@d37T14:00+6h"]
+FIRST = date(2026, 9, 20)  # day 36, when home-2 does not get up, is 25 October: the clocks go back
 
 
 def history(store):
     homes = [make_home(SEED, i) for i in range(1, 6)]
-    first = datetime.now(timezone.utc).date() - timedelta(days=DAYS)
+    start = datetime.combine(FIRST + timedelta(days=32), time(), tzinfo=timezone.utc)
+    end = datetime.combine(FIRST + timedelta(days=DAYS), time(), tzinfo=timezone.utc)
     result = backfill(store, homes, days=DAYS, seed=SEED, scenarios=[parse_scenario(s) for s in SCENARIOS],
-                      first_day=first, progress=False)
-    start = datetime.combine(first + timedelta(days=32), time(), tzinfo=timezone.utc)
-    end = datetime.combine(first + timedelta(days=DAYS), time(), tzinfo=timezone.utc)
+                      first_day=FIRST, progress=False, now=lambda: end)
     return homes, result.truths, start, end
 
 

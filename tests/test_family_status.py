@@ -116,3 +116,32 @@ def test_home_view_device_health(registry, world):
     assert detail.hub_online is True and [r.name for r in detail.residents] == ["Arthur Example"]
     health = {d.device_id: (d.last_seen, d.battery_percent, d.problem) for d in detail.devices}
     assert health == {"door-front": (NOW - 60 * MIN, 80.0, None), "pir-lounge": (NOW - 10 * MIN, None, None)}
+
+
+def test_the_morning_the_clocks_go_forward(registry, tmp_path):
+    """28 March 2027: London goes from 01:00 GMT to 02:00 BST. The day is read on the local clock
+    (usually up by 08:10 BST, which is 07:10 UTC), and a bathroom trip at night is not getting up."""
+    cast = seed_cast(registry)
+    with Session(registry) as s, s.begin():
+        s.add(HomeBaseline(home_id="home-1", learned_at=datetime(2027, 3, 28, 3, 30, tzinfo=timezone.utc),
+                           learned=True, days_of_history=28, wake_median_min=7 * 60 + 30, up_by_min=8 * 60 + 10,
+                           bed_median_min=22 * 60 + 30, summary={},
+                           active_by_hour={str(h): 1.0 if 8 <= h < 22 else 0.0 for h in range(24)}))
+    night = datetime(2027, 3, 28, 0, 40, tzinfo=timezone.utc)  # 00:40 GMT
+    store = SQLiteStore(tmp_path / "readings.db")
+    try:
+        store.write([motion(night, "bathroom")] + [hub(night + n * 5 * MIN, "online") for n in range(12 * 12)])
+        with Session(registry) as s:
+            at_0930 = familyview.status(s, store, cast.arthur_id, AlertSettings(),
+                                        datetime(2027, 3, 28, 8, 30, tzinfo=timezone.utc))
+        assert at_0930.level == "check" and at_0930.last_activity == night
+        assert at_0930.today == "No sign of getting up yet today; usually up by 08:10."
+        store.write([motion(datetime(2027, 3, 28, 6, 45, tzinfo=timezone.utc)),
+                     motion(datetime(2027, 3, 28, 9, 20, tzinfo=timezone.utc), "kitchen")])
+        with Session(registry) as s:
+            at_1030 = familyview.status(s, store, cast.arthur_id, AlertSettings(),
+                                        datetime(2027, 3, 28, 9, 30, tzinfo=timezone.utc))
+        assert at_1030.level == "ok" and at_1030.device_problems == []
+        assert at_1030.today == "Up and about since 07:45 (usually up by 08:10)."
+    finally:
+        store.close()

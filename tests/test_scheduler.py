@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time as clock
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -26,23 +26,31 @@ from tecwatch.simulators.scenarios import parse_scenario
 
 SEED = 5
 DAYS = 30
+TZ = ZoneInfo("Europe/London")
 
 
 def test_pattern_and_health_passes(tmp_path, registry):
-    tz = ZoneInfo("Europe/London")
     homes = [make_home(SEED, i) for i in (1, 2, 3)]
-    first = datetime.now(timezone.utc).date() - timedelta(days=60)
-    today = first + timedelta(days=DAYS)
-    now = datetime.combine(today, time(15, 0), tzinfo=tz).astimezone(timezone.utc)
+    today = date(2026, 11, 3)  # its 28 days of learning span the clocks going back (25 October)
+    first = today - timedelta(days=DAYS)
+    now = datetime.combine(today, time(15, 0), tzinfo=TZ).astimezone(timezone.utc)
     # home-1 falls at 11:00 today; home-2 falls too, but its hub is down, which explains the quiet.
     scenarios = [parse_scenario(f"fall:home-1@d{DAYS + 1}T11:00"), parse_scenario(f"fall:home-2@d{DAYS + 1}T11:00")]
     store = SQLiteStore(tmp_path / "readings.db")
     try:
-        backfill(store, homes, days=DAYS, seed=SEED, first_day=first, progress=False)
+        backfill(store, homes, days=DAYS, seed=SEED, first_day=first, progress=False, now=lambda: now)
         encoder = PlatformEncoder()
         for home in homes:
             events, _ = simulate_day(home, DAYS + 1, today, SEED, scenarios, 300)
             store.write([encoder.reading(home, e) for e in events if e.ts <= now])
+            if home.home_id == "home-1":
+                # At home when it falls: back from an outing, the door would be the last sign of life,
+                # and after the door the rule allows for the longest outing instead.
+                fall = datetime.combine(today, time(11, 0), tzinfo=TZ)
+                door = [e.ts for e in events if e.device_id == "door-front" and e.values.get("contact") is False
+                        and e.ts < fall]
+                moved = [e.ts for e in events if e.values.get("occupancy") is True and e.ts < fall]
+                assert moved and (not door or max(moved) > max(door)), "home-1 is at home at 11:00"
         with Session(registry) as s, s.begin():
             s.add(Home(id="home-3", created_at=now - timedelta(days=60)))
             s.flush()
@@ -102,11 +110,11 @@ def test_a_home_whose_hub_went_quiet_gets_no_activity_alerts(tmp_path, registry)
     """Nothing at all from a home since midnight, not even heartbeats: that is a hub problem,
     not a resident who stopped moving."""
     homes = [make_home(SEED, i) for i in (1, 2)]
-    first = datetime.now(timezone.utc).date() - timedelta(days=40)
+    first = date(2027, 2, 27)  # to the day after the clocks went forward (28 March)
     now = datetime.combine(first + timedelta(days=DAYS), time(10, 0), tzinfo=timezone.utc)
     store = SQLiteStore(tmp_path / "readings.db")
     try:
-        backfill(store, homes, days=DAYS, seed=SEED, first_day=first, progress=False)
+        backfill(store, homes, days=DAYS, seed=SEED, first_day=first, progress=False, now=lambda: now)
         runner = RuleRunner(store, registry, AlertEngine(registry, clock=lambda: now), AlertSettings(),
                             clock=lambda: now)
         assert runner.pattern_pass() == []
@@ -138,10 +146,12 @@ def test_nightly_learning_folds_each_finished_day_once(tmp_path, registry):
     from tecwatch.alerts.signalcache import DayCache
 
     homes = [make_home(SEED, i) for i in (1, 2, 3)]
-    now = datetime.combine(datetime.now(timezone.utc).date(), time(3, 30), tzinfo=timezone.utc)
+    # The nightly run after the clocks went forward: 28 March is a 23-hour day where the homes are.
+    now = datetime(2027, 3, 29, 3, 30, tzinfo=timezone.utc)
     store = SQLiteStore(tmp_path / "readings.db")
     try:
-        backfill(store, homes, days=DAYS, seed=SEED, first_day=now.date() - timedelta(days=DAYS), progress=False)
+        backfill(store, homes, days=DAYS, seed=SEED, first_day=now.date() - timedelta(days=DAYS), progress=False,
+                 now=lambda: now)
         counting = CountingStore(store)
         engine = AlertEngine(registry, clock=lambda: now)
         cached = RuleRunner(counting, registry, engine, AlertSettings(), clock=lambda: now,
@@ -185,18 +195,21 @@ def test_days_kept_from_the_minute_passes_equal_a_fold_of_the_stored_day(tmp_pat
     from tecwatch.alerts.signalcache import DayCache
 
     homes = [make_home(SEED, i) for i in (1, 2)]
-    today = datetime.now(timezone.utc).date()
-    scenarios = [parse_scenario(f"hub_offline:home-1@d{DAYS - 1}T22:10+150m")]  # across midnight
+    # The days kept are 24 October and 25 October, when the clocks go back where the homes are.
+    today = date(2026, 10, 26)
+    # From 23:10 on 24 October (BST, 22:10 UTC) to past midnight UTC.
+    scenarios = [parse_scenario(f"hub_offline:home-1@d{DAYS - 1}T23:10+150m")]
+    start = datetime.combine(today - timedelta(days=2), time(0, 7), tzinfo=timezone.utc)
+    end = datetime.combine(today, time(3, 30), tzinfo=timezone.utc)
     store = SQLiteStore(tmp_path / "readings.db")
     try:
         backfill(store, homes, days=DAYS, seed=SEED, first_day=today - timedelta(days=DAYS), scenarios=scenarios,
-                 progress=False)
-        start = datetime.combine(today - timedelta(days=2), time(0, 7), tzinfo=timezone.utc)
+                 progress=False, now=lambda: end)
         clock = [start]
         engine = AlertEngine(registry, clock=lambda: clock[0])
         cache = DayCache(tmp_path / "signals")
         runner = RuleRunner(store, registry, engine, AlertSettings(), clock=lambda: clock[0], cache=cache)
-        while clock[0] < datetime.combine(today, time(3, 30), tzinfo=timezone.utc):
+        while clock[0] < end:
             runner.pattern_pass()
             clock[0] += timedelta(minutes=25)
         runner.learn_baselines()

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -123,6 +123,30 @@ def test_live_platform_feed_is_stored_event_for_event(tmp_path, broker, store):
         worker.stop()
 
 
+def test_caught_up_once_every_past_event_is_out(broker):
+    """A replay its publisher cannot keep up with (here a speed no machine reaches) is caught up
+    once it publishes events as they happen, every earlier event out before, not as soon as its
+    clock reaches real time."""
+    homes = [make_home(SEED, i) for i in (1, 2)]
+    start = datetime.now(timezone.utc) - timedelta(hours=6)
+    stop, caught_up = threading.Event(), threading.Event()
+    lines: list[str] = []
+    t = threading.Thread(target=run_live, args=(BrokerSettings(mode="external", host=broker.host, port=broker.port),
+                                                homes), kwargs=dict(
+        seed=SEED, stop=stop, speed=1e9, start=start, heartbeat_s=5, out=lines.append, on_caught_up=caught_up.set))
+    t.start()
+    try:
+        assert caught_up.wait(30), lines
+        at = datetime.now(timezone.utc)
+    finally:
+        stop.set()
+        t.join(timeout=20)
+    [said] = [line for line in lines if line.startswith("caught up with real time after")]
+    published = int(said.split()[6])
+    replayed = expected_events(homes, start, at - timedelta(seconds=1), heartbeat_s=5)
+    assert published >= len(replayed) > 1000, (published, len(replayed))
+
+
 def test_zigbee2mqtt_feed_through_a_real_gateway_is_stored(tmp_path, store):
     """The simulator as Zigbee2MQTT on a hub's broker, the real gateway forwarding to the
     platform broker, ingest storing: every device event arrives with its time and values."""
@@ -177,8 +201,12 @@ def test_zigbee2mqtt_feed_through_a_real_gateway_is_stored(tmp_path, store):
 def test_backfill_writes_every_simulated_event_into_the_store(store):
     homes = [make_home(SEED, i) for i in (1, 2, 3)]
     scenarios = [parse_scenario("flood:home-2@d2T14:00"), parse_scenario("hub_offline:home-3@d1T10:00+2h")]
-    first = datetime.now(timezone.utc).date() - timedelta(days=3)
-    result = backfill(store, homes, days=3, seed=SEED, scenarios=scenarios, heartbeat_s=300, progress=False)
+    # Half past midnight in the homes' summer time, still the 15th in UTC: the three days before
+    # their today are 13-15 July.
+    now = datetime(2026, 7, 15, 23, 30, tzinfo=timezone.utc)
+    first = date(2026, 7, 13)
+    result = backfill(store, homes, days=3, seed=SEED, scenarios=scenarios, heartbeat_s=300, progress=False,
+                      now=lambda: now)
     assert sorted((t.kind, t.home_id) for t in result.truths) == [("flood", "home-2"), ("hub_offline", "home-3")]
     total = 0
     for home in homes:
