@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,14 +17,17 @@ from sse_starlette import EventSourceResponse
 from tecwatch.alerts import service
 from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import TransitionError
-from tecwatch.alerts.service import AlertPage, AlertView
+from tecwatch.alerts.service import AlertPage, AlertView, SlowPage
 from tecwatch.api import access, deps
 from tecwatch.api.access import Credential, Principal
 from tecwatch.api.deps import PEOPLE_READERS, STAFF, RowId, errors, registry, require
 from tecwatch.api.livestream import LiveStream
-from tecwatch.registry.models import Outcome
+from tecwatch.api.reporting import ReportInputError, cuts
+from tecwatch.registry.models import Outcome, UserRole
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"], responses=errors(401, 403, 404, 422))
+# Which alerts were slow, at which homes, is the monitoring centre's to see; commissioners get counts.
+CENTRE = (UserRole.OPERATOR, UserRole.ADMIN)
 
 
 class Acknowledge(BaseModel):
@@ -124,6 +127,32 @@ async def stream(
             await asyncio.sleep(poll)
 
     return EventSourceResponse(events(), ping=15)
+
+
+@router.get("/slow-acknowledgements")
+def slow_acknowledgements(
+    request: Request,
+    start: date | None = Query(None, description="First day raised, YYYY-MM-DD (UTC, included)"),
+    end: date | None = Query(None, description="The day after the last day raised (not included)"),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=2**31 - 1),
+    who: Principal = Depends(require(*CENTRE)),
+    session: Session = Depends(registry, scope="function"),
+) -> SlowPage:
+    """Alerts acknowledged more than 3 minutes after they were raised, oldest first, a page at a
+    time. Each alert listed is logged as read."""
+    try:
+        since, until = cuts(start, end)
+    except ReportInputError as err:
+        raise HTTPException(422, str(err)) from err
+    page = service.slow_acknowledgements(_engine(request), since, until, limit=limit, offset=offset)
+    asked = f"raised from {start or 'the first'} to {end or 'the last'}"
+    for item in page.items:
+        access.log_access(session, who, "list slow acknowledgements", home_id=item.home_id, alert_id=item.alert_id,
+                          detail=asked, now=deps.now(request))
+    if not page.items:  # nothing listed, but the asking is on the record
+        access.log_access(session, who, "list slow acknowledgements", detail=asked, now=deps.now(request))
+    return page
 
 
 @router.get("/{alert_id}")

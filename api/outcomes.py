@@ -3,14 +3,16 @@ home, and device fault rates."""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import date, datetime, timedelta
+from collections import Counter, defaultdict
+from datetime import date, timedelta
 from math import floor
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, or_, select, union
+from sqlalchemy import and_, case, distinct, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from tecwatch.api.disclosure import Count, Figure
 from tecwatch.api.reporting import (
     UNKNOWN, between, checked, cuts, end_of, in_district, month_periods, raised_in, ratio, spans,
 )
@@ -21,24 +23,16 @@ from tecwatch.registry.models import (
 GATEWAY = "gateway"
 DEVICE_HEALTH_RULES = ("device_silent", "low_battery", "hub_offline")
 ACK_TARGETS_S = (60, 180)
+BETWEEN_TARGETS = "60s_to_180s"
 STILL_AT_HOME_DAYS = (91, 365)
 
 
 class AlertRate(BaseModel):
     month: str
     rule: str
-    alerts: int
-    homes_active_at_end: int
-    alerts_per_100_homes: float | None
-
-
-class SlowAcknowledgement(BaseModel):
-    alert_id: int
-    home_id: str
-    rule: str
-    priority: int
-    raised_at: datetime
-    seconds: float
+    alerts: Count
+    homes_active_at_end: Count
+    alerts_per_100_homes: Figure
 
 
 class _Period(BaseModel):
@@ -47,36 +41,33 @@ class _Period(BaseModel):
     district: str | None
 
 
-class AckSummary(_Period):
-    acknowledged: int
-    within_60s: int
-    within_180s: int
-    share_within_60s: float | None
-    share_within_180s: float | None
-    median_seconds: float | None
-    p90_seconds: float | None
-    never_acknowledged: int  # closed or cancelled without an acknowledgement; not in the shares
-    awaiting_acknowledgement: int  # still open and unacknowledged; not in the shares
+class AckTimes(_Period):
+    """Counts of alerts and how fast they were acknowledged; which alerts were slow is the
+    monitoring centre's to see (GET /api/alerts/slow-acknowledgements), not a commissioner's."""
 
+    acknowledged: Count
+    within_60s: Count
+    within_180s: Count
+    over_180s: Count
+    share_within_60s: Figure
+    share_within_180s: Figure
+    median_seconds: Figure
+    p90_seconds: Figure
+    never_acknowledged: Count  # closed or cancelled without an acknowledgement; not in the shares
+    awaiting_acknowledgement: Count  # still open and unacknowledged; not in the shares
 
-class AckTimes(AckSummary):
-    over_3_minutes: list[SlowAcknowledgement]
-
-    def summary(self) -> AckSummary:
-        return AckSummary.model_validate(self.model_dump(exclude={"over_3_minutes"}))
-
-    def rows(self) -> list[SlowAcknowledgement]:
-        return list(self.over_3_minutes)
+    def rows(self) -> list[AckTimes]:
+        return [self]
 
 
 class OutcomeShare(BaseModel):
     outcome: Outcome
-    alerts: int
-    share: float | None
+    alerts: Count
+    share: Figure
 
 
 class OutcomeDistribution(_Period):
-    resolved: int
+    resolved: Count
     outcomes: list[OutcomeShare]
 
     def rows(self) -> list[OutcomeShare]:
@@ -85,9 +76,9 @@ class OutcomeDistribution(_Period):
 
 class Retention(BaseModel):
     days: int
-    people: int
-    still_at_home: int
-    share: float | None
+    people: Count
+    still_at_home: Count
+    share: Figure
 
 
 class StillAtHome(BaseModel):
@@ -102,31 +93,46 @@ class StillAtHome(BaseModel):
 
 class DeviceFaults(BaseModel):
     device_type: str
-    devices: int
-    faults: int
-    faults_per_100_devices: float | None
+    devices: Count
+    faults: Count
+    faults_per_100_devices: Figure
+
+
+# How many homes each count of alerts or devices comes from (small-number suppression needs it).
+Homes = dict[Any, int]
 
 
 def alerts_per_100_homes(session: Session, start: date | None = None, end: date | None = None,
                          district: str | None = None) -> list[AlertRate]:
     """One row per month and per rule seen in the range (zero where a rule had no alerts that month)."""
+    return alert_rates_counted(session, start, end, district)[0]
+
+
+def alert_rates_counted(session: Session, start: date | None = None, end: date | None = None,
+                        district: str | None = None) -> tuple[list[AlertRate], Homes]:
+    """The rates, and the homes each month's alerts of a rule came from, by (month, rule)."""
     months = month_periods(session, start, end)
     if not months:
-        return []
+        return [], {}
     bucket = case(*[(and_(Alert.raised_at >= lo, Alert.raised_at < hi), i) for i, (_, lo, hi) in enumerate(months)],
                   else_=None).label("bucket")
     # Grouped over a subquery: PostgreSQL cannot match a GROUP BY CASE whose parameters are bound twice.
-    raised = raised_in(select(bucket, Alert.rule), months[0][1], months[-1][2], district).subquery()
-    counts = {(b, rule): n for b, rule, n in session.execute(
-        select(raised.c.bucket, raised.c.rule, func.count()).group_by(raised.c.bucket, raised.c.rule))}
+    raised = raised_in(select(bucket, Alert.rule, Alert.home_id), months[0][1], months[-1][2], district).subquery()
+    counts: dict[tuple[int, str], int] = {}
+    homes: Homes = {}
+    for b, rule, n, h in session.execute(
+            select(raised.c.bucket, raised.c.rule, func.count(), func.count(distinct(raised.c.home_id)))
+            .group_by(raised.c.bucket, raised.c.rule)):
+        counts[(b, rule)] = n
+        homes[(months[b][0], rule)] = h
     starts, ends = spans(session, district, months[-1][2])
     out = []
     for i, (label, _, hi) in enumerate(months):
-        homes = between(starts, None, hi) - between(ends, None, hi)
-        out += [AlertRate(month=label, rule=rule, alerts=counts.get((i, rule), 0), homes_active_at_end=homes,
-                          alerts_per_100_homes=ratio(counts.get((i, rule), 0), homes, 100, 2))
+        active = between(starts, None, hi) - between(ends, None, hi)
+        out += [AlertRate(month=label, rule=rule, alerts=counts.get((i, rule), 0), homes_active_at_end=active,
+                          alerts_per_100_homes=ratio(counts.get((i, rule), 0), active, 100, 2))
                 for rule in sorted({rule for _, rule in counts})]
-    return out
+    return out, homes
 
 
 def _quantile(ordered: list[float], q: float) -> float:
@@ -139,45 +145,68 @@ def _quantile(ordered: list[float], q: float) -> float:
 
 def time_to_acknowledge(session: Session, start: date | None = None, end: date | None = None,
                         district: str | None = None) -> AckTimes:
+    return ack_counted(session, start, end, district)[0]
+
+
+def ack_counted(session: Session, start: date | None = None, end: date | None = None,
+                district: str | None = None) -> tuple[AckTimes, Homes]:
+    """The times, and the homes behind each count, by field name (and BETWEEN_TARGETS, the alerts
+    acknowledged after 60 s but within 180 s, which the report implies without showing)."""
     lo, hi = cuts(start, end)
-    acked = raised_in(
-        select(Alert.id, Alert.home_id, Alert.rule, Alert.priority, Alert.raised_at, Alert.acknowledged_at)
-        .where(Alert.acknowledged_at.is_not(None)).order_by(Alert.raised_at, Alert.id), lo, hi, district)
+    acked = raised_in(select(Alert.home_id, Alert.raised_at, Alert.acknowledged_at)
+                      .where(Alert.acknowledged_at.is_not(None)), lo, hi, district)
     seconds: list[float] = []
-    slow: list[SlowAcknowledgement] = []
-    for alert_id, home_id, rule, priority, raised_at, acknowledged_at in session.execute(acked):
+    homes: defaultdict[str, set[str]] = defaultdict(set)
+    for home_id, raised_at, acknowledged_at in session.execute(acked):
         # Clocks can disagree a little; an acknowledgement cannot come before its alert.
         s = max(0.0, (acknowledged_at - raised_at).total_seconds())
         seconds.append(s)
-        if s > ACK_TARGETS_S[1]:
-            slow.append(SlowAcknowledgement(alert_id=alert_id, home_id=home_id, rule=rule, priority=priority,
-                                            raised_at=raised_at, seconds=round(s, 1)))
-    unacked = dict(session.execute(raised_in(
-        select(Alert.state, func.count()).where(Alert.acknowledged_at.is_(None)).group_by(Alert.state),
-        lo, hi, district)).all())
+        homes["acknowledged"].add(home_id)
+        homes["within_60s" if s <= ACK_TARGETS_S[0] else BETWEEN_TARGETS if s <= ACK_TARGETS_S[1]
+              else "over_180s"].add(home_id)
+    homes["within_180s"] = homes["within_60s"] | homes[BETWEEN_TARGETS]
+    unacked: Counter[str] = Counter()
+    for state, home_id, n in session.execute(raised_in(
+            select(Alert.state, Alert.home_id, func.count()).where(Alert.acknowledged_at.is_(None))
+            .group_by(Alert.state, Alert.home_id), lo, hi, district)):
+        field = "awaiting_acknowledgement" if state in OPEN_STATES else "never_acknowledged"  # resolved, cancelled
+        unacked[field] += n
+        homes[field].add(home_id)
     ordered = sorted(seconds)
     n = len(ordered)
     within = [sum(1 for s in ordered if s <= target) for target in ACK_TARGETS_S]
-    return AckTimes(
+    report = AckTimes(
         start=start, end=end, district=district, acknowledged=n, within_60s=within[0], within_180s=within[1],
-        share_within_60s=ratio(within[0], n), share_within_180s=ratio(within[1], n),
+        over_180s=n - within[1], share_within_60s=ratio(within[0], n), share_within_180s=ratio(within[1], n),
         median_seconds=_quantile(ordered, 0.5) if n else None,
         p90_seconds=_quantile(ordered, 0.9) if n else None,
-        never_acknowledged=sum(unacked.get(s, 0) for s in (AlertState.RESOLVED, AlertState.CANCELLED)),
-        awaiting_acknowledgement=sum(unacked.get(s, 0) for s in OPEN_STATES), over_3_minutes=slow)
+        never_acknowledged=unacked["never_acknowledged"], awaiting_acknowledgement=unacked["awaiting_acknowledgement"])
+    return report, {k: len(v) for k, v in homes.items()}
 
 
 def outcome_distribution(session: Session, start: date | None = None, end: date | None = None,
                          district: str | None = None) -> OutcomeDistribution:
+    return outcomes_counted(session, start, end, district)[0]
+
+
+def outcomes_counted(session: Session, start: date | None = None, end: date | None = None,
+                     district: str | None = None) -> tuple[OutcomeDistribution, Homes]:
+    """The distribution, and the homes behind each outcome's count (and behind "resolved")."""
     lo, hi = cuts(start, end)
-    counts = dict(session.execute(raised_in(
-        select(Alert.outcome, func.count()).where(Alert.state == AlertState.RESOLVED, Alert.outcome.is_not(None))
-        .group_by(Alert.outcome), lo, hi, district)).all())
+    counts: Counter[Outcome] = Counter()
+    homes: defaultdict[Any, set[str]] = defaultdict(set)
+    for outcome, home_id, n in session.execute(raised_in(
+            select(Alert.outcome, Alert.home_id, func.count())
+            .where(Alert.state == AlertState.RESOLVED, Alert.outcome.is_not(None))
+            .group_by(Alert.outcome, Alert.home_id), lo, hi, district)):
+        counts[outcome] += n
+        homes[outcome].add(home_id)
+        homes["resolved"].add(home_id)
     total = sum(counts.values())
-    return OutcomeDistribution(
+    report = OutcomeDistribution(
         start=start, end=end, district=district, resolved=total,
-        outcomes=[OutcomeShare(outcome=o, alerts=counts.get(o, 0), share=ratio(counts.get(o, 0), total))
-                  for o in Outcome])
+        outcomes=[OutcomeShare(outcome=o, alerts=counts[o], share=ratio(counts[o], total)) for o in Outcome])
+    return report, {k: len(v) for k, v in homes.items()}
 
 
 def still_at_home(session: Session, day: date, district: str | None = None) -> StillAtHome:
@@ -207,25 +236,40 @@ def still_at_home(session: Session, day: date, district: str | None = None) -> S
 def device_fault_rates(session: Session, start: date | None = None, end: date | None = None,
                        district: str | None = None) -> list[DeviceFaults]:
     """hub_offline counts against the home's gateway (a Gateway row or a device of type "gateway")."""
+    return faults_counted(session, start, end, district)[0]
+
+
+def faults_counted(session: Session, start: date | None = None, end: date | None = None,
+                   district: str | None = None) -> tuple[list[DeviceFaults], Homes]:
+    """The rates, and the homes behind each count, by ("devices" or "faults", device type)."""
     lo, hi = cuts(start, end)
     active = [Device.installed_at < hi] if hi else []
     if lo is not None:
         active.append(or_(Device.removed_at.is_(None), Device.removed_at > lo))
-    devices = Counter(dict(session.execute(in_district(
-        select(Device.type, func.count()).where(*active, Device.type != GATEWAY).group_by(Device.type),
-        Device.home_id, district)).all()))
+    devices: Counter[str] = Counter()
+    homes: Homes = {}
+    for kind, n, h in session.execute(in_district(
+            select(Device.type, func.count(), func.count(distinct(Device.home_id)))
+            .where(*active, Device.type != GATEWAY).group_by(Device.type), Device.home_id, district)):
+        devices[kind], homes[("devices", kind)] = n, h
     hubs = in_district(select(Gateway.home_id).where(*([Gateway.installed_at < hi] if hi else [])),
                         Gateway.home_id, district)
     hub_devices = in_district(select(Device.home_id).where(*active, Device.type == GATEWAY), Device.home_id, district)
     # One gateway per home, whether registered as a gateway, a device, or both.
     if gateways := session.scalar(select(func.count()).select_from(union(hubs, hub_devices).subquery())):
-        devices[GATEWAY] = gateways
+        devices[GATEWAY] = homes[("devices", GATEWAY)] = gateways
     faults: Counter[str] = Counter()
-    for rule, kind, n in session.execute(raised_in(
-            select(Alert.rule, Device.type, func.count())
+    fault_homes: defaultdict[str, set[str]] = defaultdict(set)
+    for rule, kind, home_id, n in session.execute(raised_in(
+            select(Alert.rule, Device.type, Alert.home_id, func.count())
             .outerjoin(Device, and_(Device.home_id == Alert.home_id, Device.device_id == Alert.device_id))
-            .where(Alert.rule.in_(DEVICE_HEALTH_RULES)).group_by(Alert.rule, Device.type), lo, hi, district)):
-        faults[GATEWAY if rule == "hub_offline" else kind or UNKNOWN] += n
-    return [DeviceFaults(device_type=k, devices=devices[k], faults=faults[k],
+            .where(Alert.rule.in_(DEVICE_HEALTH_RULES)).group_by(Alert.rule, Device.type, Alert.home_id),
+            lo, hi, district)):
+        kind = GATEWAY if rule == "hub_offline" else kind or UNKNOWN
+        faults[kind] += n
+        fault_homes[kind].add(home_id)
+    homes |= {("faults", k): len(v) for k, v in fault_homes.items()}
+    rows = [DeviceFaults(device_type=k, devices=devices[k], faults=faults[k],
                          faults_per_100_devices=ratio(faults[k], devices[k], 100, 2))
             for k in sorted(set(devices) | set(faults))]
+    return rows, homes

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
+from tecwatch.api.disclosure import Count, Figure
 from tecwatch.api.reporting import (
     UNKNOWN, ReportInputError, between, end_of, month_periods, ratio, spans,
 )
@@ -25,17 +26,17 @@ class ReachRow(BaseModel):
     day: date
     breakdown: str  # total, district, device_type or primary_need
     key: str
-    homes: int
+    homes: Count
 
 
 class ReachOnDay(BaseModel):
     day: date
     district: str | None
-    homes: int
-    by_district: dict[str, int]
-    by_device_type: dict[str, int]
+    homes: Count
+    by_district: dict[str, Count]
+    by_device_type: dict[str, Count]
     # A home counts under each need of its residents, so these may add up to more than `homes`.
-    by_primary_need: dict[str, int]
+    by_primary_need: dict[str, Count]
 
     def rows(self) -> list[ReachRow]:
         parts = {"total": {"all": self.homes}, "district": self.by_district, "device_type": self.by_device_type,
@@ -46,18 +47,18 @@ class ReachOnDay(BaseModel):
 
 class MonthReach(BaseModel):
     month: str
-    homes_active_at_end: int
-    new_homes: int
-    ended_homes: int
-    net_growth: int
+    homes_active_at_end: Count
+    new_homes: Count
+    ended_homes: Count
+    net_growth: Count
 
 
 class DistrictReach(BaseModel):
     day: date
     district: str
-    homes_active: int
-    aged_65_plus: int | None
-    homes_per_1000_aged_65_plus: float | None
+    homes_active: Count
+    aged_65_plus: int | None  # the council's population figure, not people with the service
+    homes_per_1000_aged_65_plus: Figure
 
 
 def _active_at(cut: datetime):
@@ -111,14 +112,20 @@ def reach_by_month(session: Session, start: date | None = None, end: date | None
     return out
 
 
-def reach_per_thousand(session: Session, day: date, district: str | None = None) -> list[DistrictReach]:
+def district_homes(session: Session, day: date, district: str | None = None) -> Counter[str]:
+    """Homes with technology at the end of a day, per district."""
     stmt = (select(Home.district, func.count(distinct(Device.home_id))).join(Home, Home.id == Device.home_id)
             .where(_active_at(end_of(day))).group_by(Home.district))
-    pops = select(DistrictPopulation.district, DistrictPopulation.aged_65_plus)
     if district is not None:
         stmt = stmt.where(Home.district == district)
+    return _by_district(session.execute(stmt))
+
+
+def reach_per_thousand(session: Session, day: date, district: str | None = None) -> list[DistrictReach]:
+    pops = select(DistrictPopulation.district, DistrictPopulation.aged_65_plus)
+    if district is not None:
         pops = pops.where(DistrictPopulation.district == district)
-    homes = _by_district(session.execute(stmt))
+    homes = district_homes(session, day, district)
     population = dict(session.execute(pops).all())
     return [DistrictReach(day=day, district=name, homes_active=homes[name], aged_65_plus=population.get(name),
                           homes_per_1000_aged_65_plus=ratio(homes[name], population.get(name) or 0, 1000, 2))

@@ -1,7 +1,9 @@
 """Commissioner reports over HTTP: reach and outcomes as aggregates, JSON or CSV (``format=csv``),
 and the district populations (a CSV upload) that reach per 1,000 people needs.
 
-Only commissioners and admins may read them. Days are UTC days; a range is [start, end)."""
+Only commissioners and admins may read them, and every figure is published through small-number
+suppression (api/published.py): a count under `api.small_number_threshold` is "<5". Days are UTC
+days; a range is [start, end)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from tecwatch.api import outcomes, reach
+from tecwatch.api import outcomes, published, reach
 from tecwatch.api.deps import REPORT_READERS, errors, registry, require
 from tecwatch.api.outcomes import AckTimes, AlertRate, DeviceFaults, OutcomeDistribution, StillAtHome
 from tecwatch.api.reach import DistrictReach, MonthReach, ReachOnDay
@@ -38,6 +40,13 @@ Start = Annotated[date | None, Query(description="First day, YYYY-MM-DD (include
 End = Annotated[date | None, Query(description="The day after the last, YYYY-MM-DD (not included)")]
 District = Annotated[str | None, Query(max_length=80, description="Only this district")]
 Registry = Annotated[Session, Depends(registry, scope="function")]
+
+
+def _threshold(request: Request) -> int:
+    return request.app.state.settings.api.small_number_threshold
+
+
+Threshold = Annotated[int, Depends(_threshold)]
 
 T = TypeVar("T")
 
@@ -76,27 +85,29 @@ def _reply(fmt: str, report: str, day: date, value: Any, rows: Sequence[BaseMode
 # --- Reach -------------------------------------------------------------------------------------
 
 @router.get("/reach", response_model=ReachOnDay, responses=_CSV_RESPONSE)
-def reach_on_day(session: Registry, day: Day = None, district: District = None, fmt: Format = "json") -> Any:
+def reach_on_day(session: Registry, small: Threshold, day: Day = None, district: District = None,
+                 fmt: Format = "json") -> Any:
     """Homes with assistive technology at the end of a day, by district, device type and primary need.
     The CSV has one row per figure (breakdown, key, homes)."""
     day = day or _today()
-    r = _run(reach.reach_on, session, day, _district(district))
+    r = _run(published.reach_on, session, day, _district(district), small)
     return _reply(fmt, "reach", day, r, r.rows(), reach.ReachRow)
 
 
 @router.get("/reach/monthly", response_model=list[MonthReach], responses=_CSV_RESPONSE)
-def reach_monthly(session: Registry, start: Start = None, end: End = None, district: District = None,
-                  fmt: Format = "json") -> Any:
+def reach_monthly(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                  district: District = None, fmt: Format = "json") -> Any:
     """Per month: homes active at its end, new, ended and net growth."""
-    rows = _run(reach.reach_by_month, session, start, end, _district(district))
+    rows = _run(published.reach_by_month, session, start, end, _district(district), small)
     return _reply(fmt, "reach-monthly", _today(), rows, rows, MonthReach)
 
 
 @router.get("/reach/per-1000", response_model=list[DistrictReach], responses=_CSV_RESPONSE)
-def reach_per_1000(session: Registry, day: Day = None, district: District = None, fmt: Format = "json") -> Any:
+def reach_per_1000(session: Registry, small: Threshold, day: Day = None, district: District = None,
+                   fmt: Format = "json") -> Any:
     """Homes per 1,000 people aged 65 and over, per district (empty where no population is loaded)."""
     day = day or _today()
-    rows = _run(reach.reach_per_thousand, session, day, _district(district))
+    rows = _run(published.reach_per_thousand, session, day, _district(district), small)
     return _reply(fmt, "reach-per-1000", day, rows, rows, DistrictReach)
 
 
@@ -151,45 +162,45 @@ def load_population(text: Annotated[str, Depends(_csv_upload)], session: Registr
 # --- Outcomes ----------------------------------------------------------------------------------
 
 @router.get("/alert-rates", response_model=list[AlertRate], responses=_CSV_RESPONSE)
-def alert_rates(session: Registry, start: Start = None, end: End = None, district: District = None,
-                fmt: Format = "json") -> Any:
+def alert_rates(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                district: District = None, fmt: Format = "json") -> Any:
     """Alerts per 100 homes with technology, per month and rule."""
-    rows = _run(outcomes.alerts_per_100_homes, session, start, end, _district(district))
+    rows = _run(published.alert_rates, session, start, end, _district(district), small)
     return _reply(fmt, "alert-rates", _today(), rows, rows, AlertRate)
 
 
 @router.get("/acknowledgement", response_model=AckTimes, responses=_CSV_RESPONSE)
-def acknowledgement(session: Registry, start: Start = None, end: End = None, district: District = None,
-                    fmt: Format = "json",
-                    part: Annotated[Literal["over_3_minutes", "summary"], Query(
-                        description="For CSV: the alerts acknowledged after more than 3 minutes, or the one-row summary"
-                    )] = "over_3_minutes") -> Any:
-    """Time from raising to acknowledging alerts: shares within 60 s and 180 s, median, 90th percentile."""
-    r = _run(outcomes.time_to_acknowledge, session, start, end, _district(district))
-    if part == "summary":
-        return _reply(fmt, "acknowledgement-summary", _today(), r, [r.summary()], outcomes.AckSummary)
-    return _reply(fmt, "acknowledgement", _today(), r, r.rows(), outcomes.SlowAcknowledgement)
+def acknowledgement(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                    district: District = None, fmt: Format = "json",
+                    part: Annotated[Literal["summary"], Query(
+                        description="The one-row summary (the list of slow alerts is the monitoring centre's: "
+                                    "GET /api/alerts/slow-acknowledgements)")] = "summary") -> Any:
+    """Time from raising to acknowledging alerts: counts, shares within 60 s and 180 s, median, 90th
+    percentile, and how many took over 180 s. The CSV is the one-row summary."""
+    r = _run(published.time_to_acknowledge, session, start, end, _district(district), small)
+    return _reply(fmt, "acknowledgement", _today(), r, r.rows(), AckTimes)
 
 
 @router.get("/outcomes", response_model=OutcomeDistribution, responses=_CSV_RESPONSE)
-def outcome_distribution(session: Registry, start: Start = None, end: End = None, district: District = None,
-                         fmt: Format = "json") -> Any:
+def outcome_distribution(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                         district: District = None, fmt: Format = "json") -> Any:
     """How resolved alerts ended, every outcome listed."""
-    r = _run(outcomes.outcome_distribution, session, start, end, _district(district))
+    r = _run(published.outcome_distribution, session, start, end, _district(district), small)
     return _reply(fmt, "outcomes", _today(), r, r.rows(), outcomes.OutcomeShare)
 
 
 @router.get("/still-at-home", response_model=StillAtHome, responses=_CSV_RESPONSE)
-def still_at_home(session: Registry, day: Day = None, district: District = None, fmt: Format = "json") -> Any:
+def still_at_home(session: Registry, small: Threshold, day: Day = None, district: District = None,
+                  fmt: Format = "json") -> Any:
     """People still living at home 91 and 365 days after their home's first installation."""
     day = day or _today()
-    r = _run(outcomes.still_at_home, session, day, _district(district))
+    r = _run(published.still_at_home, session, day, _district(district), small)
     return _reply(fmt, "still-at-home", day, r, r.rows(), outcomes.Retention)
 
 
 @router.get("/device-faults", response_model=list[DeviceFaults], responses=_CSV_RESPONSE)
-def device_faults(session: Registry, start: Start = None, end: End = None, district: District = None,
-                  fmt: Format = "json") -> Any:
+def device_faults(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                  district: District = None, fmt: Format = "json") -> Any:
     """Device health alerts per 100 devices in use, per device type (hub_offline counts against the gateway)."""
-    rows = _run(outcomes.device_fault_rates, session, start, end, _district(district))
+    rows = _run(published.device_fault_rates, session, start, end, _district(district), small)
     return _reply(fmt, "device-faults", _today(), rows, rows, DeviceFaults)

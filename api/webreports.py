@@ -1,5 +1,6 @@
 """The commissioners' web page: reach and outcomes on one page, with the same filters and CSV
-downloads as the reports API. Aggregates only: no names, addresses or dates of birth."""
+downloads as the reports API, and the same small-number suppression (api/published.py).
+Aggregates only: no names, addresses, dates of birth, homes or alerts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from tecwatch.api import access, outcomes, reach
+from tecwatch.api import access, published, reach
 from tecwatch.api.access import Principal
 from tecwatch.api.charts import bar_chart
 from tecwatch.api.reporting import ReportInputError, checked
@@ -39,24 +40,25 @@ def reports_page(request: Request, start: str | None = None, end: str | None = N
     if start_day >= end_day:
         error, start_day = "The start must be before the end; showing the year before the end instead.", \
             (end_day - timedelta(days=365)).replace(day=1)
+    small = request.app.state.settings.api.small_number_threshold
     with Session(request.app.state.registry) as s, s.begin():
         try:
-            now = reach.reach_on(s, min(today, end_day - timedelta(days=1)), district)
-            monthly = reach.reach_by_month(s, start_day, end_day, district)
-            per_1000 = reach.reach_per_thousand(s, min(today, end_day - timedelta(days=1)), district)
-            ack = outcomes.time_to_acknowledge(s, start_day, end_day, district)
-            outcome = outcomes.outcome_distribution(s, start_day, end_day, district)
-            retained = outcomes.still_at_home(s, min(today, end_day - timedelta(days=1)), district)
-            faults = outcomes.device_fault_rates(s, start_day, end_day, district)
+            now = published.reach_on(s, min(today, end_day - timedelta(days=1)), district, small)
+            monthly = published.reach_by_month(s, start_day, end_day, district, small)
+            per_1000 = published.reach_per_thousand(s, min(today, end_day - timedelta(days=1)), district, small)
+            ack = published.time_to_acknowledge(s, start_day, end_day, district, small)
+            outcome = published.outcome_distribution(s, start_day, end_day, district, small)
+            retained = published.still_at_home(s, min(today, end_day - timedelta(days=1)), district, small)
+            faults = published.device_fault_rates(s, start_day, end_day, district, small)
         except ReportInputError as err:
             error = str(err)
             now = monthly = per_1000 = ack = outcome = retained = faults = None
-        districts = sorted(reach.reach_on(s, today).by_district)
+        districts = sorted(reach.district_homes(s, today))
         access.log_access(s, who, "page reports")
     growth = bar_chart([(m.month, m.homes_active_at_end) for m in monthly or []], "Homes with assistive technology at each month end")
     query = {"start": start_day.isoformat(), "end": end_day.isoformat()} | ({"district": district} if district else {})
     return TEMPLATES.TemplateResponse(request, "reports.html", {
         "who": who, "error": error, "start": start_day, "end": end_day, "district": district or "", "districts": districts,
         "now": now, "monthly": monthly, "per_1000": per_1000, "ack": ack, "outcome": outcome, "retained": retained,
-        "faults": faults, "growth": growth, "csv": lambda path: f"/api/reports/{path}?{urlencode(query | {'format': 'csv'})}",
+        "faults": faults, "growth": growth, "small": small, "csv": lambda path: f"/api/reports/{path}?{urlencode(query | {'format': 'csv'})}",
     })

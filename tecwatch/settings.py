@@ -196,6 +196,9 @@ class ApiSettings(_Section):
     login_lockout_failures: int = Field(10, ge=2)
     login_lockout_minutes: float = Field(15.0, gt=0)
     login_address_factor: int = Field(10, ge=1)
+    # Commissioners' reports show a count from 1 to one under this (and every figure worked out
+    # from one) as "<5" (api/disclosure.py). At least 2: a count of one is never shown.
+    small_number_threshold: int = Field(5, ge=2, le=100)
 
     @field_validator("trusted_proxies")
     @classmethod
