@@ -22,8 +22,8 @@ from tecwatch.registry.models import (
 _HASHER = PasswordHasher()  # stateless: safe to share between threads and workers
 _ALGORITHM = "HS256"
 KEY_PREFIX = "tw_"
-# Roles that see every home; family members see only consented residents' homes.
-ALL_HOMES = frozenset({UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN})
+# Roles that see every home (coordinators enrol them); family members see only consented residents' homes.
+ALL_HOMES = frozenset({UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN, UserRole.COORDINATOR})
 MIN_PASSWORD = passwords.MIN_PASSWORD
 # An access-log row's outcome: the data was sent, or the attempt was refused.
 ALLOWED, DENIED = "allowed", "denied"

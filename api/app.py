@@ -7,7 +7,10 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
-from tecwatch.api import admin, alerts, auth, docs, family, homes, reports, users, web
+from tecwatch.api import (
+    admin, alerts, auth, consents, contacts, devices, docs, enrolment, escalation, family, history, homerecords, homes,
+    reports, residents, users, web,
+)
 from tecwatch.api.security import SecurityMiddleware, redact_access_log
 from tecwatch.api.signin import Clock, SignInService, wall_clock
 from tecwatch.db import make_engine
@@ -40,6 +43,10 @@ def create_app(settings: Settings, clock: Clock = wall_clock) -> FastAPI:
     app.include_router(alerts.router)
     app.include_router(homes.router)
     app.include_router(family.router)
+    # The registry's records (enrolment); their errors are answered the same way everywhere.
+    for module in (residents, homerecords, devices, contacts, escalation, consents, history):
+        app.include_router(module.router)
+    enrolment.install(app)
     app.include_router(reports.router)
     app.include_router(admin.router)
     app.include_router(docs.router)

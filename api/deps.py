@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the registry session, who is asking (token or API key), and role checks."""
+"""FastAPI dependencies: the registry session, who is asking (token or API key), and role checks.
+
+Routes take them as ``Annotated`` types: ``SessionDep`` (one request, one transaction),
+``CurrentUser`` (anyone signed in) or a role group (``Editor``, ``Staff``, ``PeopleReader``),
+``StoreDep``, ``SettingsDep`` and ``NowDep`` (the app's clock)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from sqlalchemy.orm import Session
 from tecwatch.api import access
 from tecwatch.api.access import AuthError, Principal
 from tecwatch.registry.models import UserRole
+from tecwatch.settings import Settings
+from tecwatch.store import TimeSeriesStore
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -40,7 +46,10 @@ _MEANING = {
     401: "Not signed in, or the token or API key is wrong or expired",
     403: "This account may not do this",
     404: "No such thing, or not one this account may see",
-    409: "Not possible in the present state (e.g. an alert already resolved, a username taken)",
+    409: "Not possible in the present state (e.g. an alert already resolved, a username taken), or the record "
+         "changed since the version given in the body: read it again",
+    412: "The record changed since the version named in If-Match: read it again (the answer's ETag is the current one)",
+    428: "Send If-Match with the ETag of the version you read (or that version in the body)",
     429: "Too many failed sign-ins: wait as long as Retry-After says",
     413: "The upload is too large",
     415: "The upload is not in a format the API takes",
@@ -141,7 +150,28 @@ def _row_id(value: object) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
+def store(request: Request) -> TimeSeriesStore:
+    return request.app.state.store
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
 # The usual groups.
-STAFF = (UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN)
+STAFF = (UserRole.OPERATOR, UserRole.RESPONDER, UserRole.ADMIN, UserRole.COORDINATOR)
 PEOPLE_READERS = (*STAFF, UserRole.FAMILY)  # may read a person's data (family: only their own)
 REPORT_READERS = (UserRole.COMMISSIONER, UserRole.ADMIN)
+EDITORS = (UserRole.COORDINATOR, UserRole.ADMIN)  # create and change the registry's records
+
+# One session per request: committed before the answer is sent if the handler returned, rolled
+# back if it raised (see ``registry``).
+SessionDep = Annotated[Session, Depends(registry, scope="function")]
+CurrentUser = Annotated[Principal, Depends(principal)]
+PrincipalDep = CurrentUser
+Editor = Annotated[Principal, Depends(require(*EDITORS))]
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+PeopleReader = Annotated[Principal, Depends(require(*PEOPLE_READERS))]
+StoreDep = Annotated[TimeSeriesStore, Depends(store)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+NowDep = Annotated[datetime, Depends(now)]

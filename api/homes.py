@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from tecwatch.api import access, deps
 from tecwatch.registry import homeview
 from tecwatch.api.access import Principal
-from tecwatch.api.deps import PEOPLE_READERS, errors, registry, require
+from tecwatch.api.deps import PeopleReader, SessionDep, errors
 from tecwatch.registry.homeview import ActivityHour, HomeDetail, HomePage
 
 router = APIRouter(prefix="/api/homes", tags=["homes"], responses=errors(401, 403, 404, 422))
@@ -27,10 +27,9 @@ def _refuse(request: Request, who: Principal, home_id: str, action: str, why: st
 
 
 @router.get("")
-def list_homes(request: Request, district: str | None = Query(None, max_length=80),
-               limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=2**31 - 1),
-               who: Principal = Depends(require(*PEOPLE_READERS)),
-               session: Session = Depends(registry, scope="function")) -> HomePage:
+def list_homes(request: Request, who: PeopleReader, session: SessionDep,
+               district: str | None = Query(None, max_length=80),
+               limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=2**31 - 1)) -> HomePage:
     """Homes this account may see, a page at a time (optionally in one district)."""
     access.log_access(session, who, "list homes", detail=f"district {district}" if district else "",
                       now=deps.now(request))
@@ -38,8 +37,7 @@ def list_homes(request: Request, district: str | None = Query(None, max_length=8
 
 
 @router.get("/{home_id}")
-def get_home(request: Request, home_id: str, who: Principal = Depends(require(*PEOPLE_READERS)),
-             session: Session = Depends(registry, scope="function")) -> HomeDetail:
+def get_home(request: Request, home_id: str, who: PeopleReader, session: SessionDep) -> HomeDetail:
     """Resident, devices and their health, hub online, open alerts."""
     _visible_home(request, session, who, home_id, "read home")
     try:
@@ -51,8 +49,8 @@ def get_home(request: Request, home_id: str, who: Principal = Depends(require(*P
 
 
 @router.get("/{home_id}/activity")
-def activity(request: Request, home_id: str, days: int = Query(1, ge=1, le=31),
-             who: Principal = Depends(require(*PEOPLE_READERS)), session: Session = Depends(registry, scope="function")) -> list[ActivityHour]:
+def activity(request: Request, home_id: str, who: PeopleReader, session: SessionDep,
+             days: int = Query(1, ge=1, le=31)) -> list[ActivityHour]:
     """Activity per hour over the last day (or ``days`` days), empty hours included."""
     _visible_home(request, session, who, home_id, "read activity")
     if not homeview.home_exists(session, home_id):

@@ -31,7 +31,7 @@ from tecwatch.registry.models import Outcome, UserRole
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/console", UserRole.ADMIN: "/console",
-              UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports"}
+              UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports", UserRole.COORDINATOR: "/enrol"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -53,10 +53,14 @@ def install(app) -> None:
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(router)
-    from tecwatch.api import webaccount, webaudit, webreports  # import this module: included here, after it is complete
+    # These import this module: included here, after it is complete.
+    from tecwatch.api import webaccount, webaudit, webenrol, webinstall, webreports, webwizard
     app.include_router(webreports.router)
     app.include_router(webaccount.router)
     app.include_router(webaudit.router)
+    app.include_router(webwizard.router)  # before webenrol: /enrol/new is not a resident
+    app.include_router(webenrol.router)
+    app.include_router(webinstall.router)
 
     @app.exception_handler(NeedsSignIn)
     async def _sign_in(request: Request, exc: NeedsSignIn) -> Response:

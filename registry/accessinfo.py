@@ -99,6 +99,8 @@ def set_access_info(session: Session, sealer: Sealer, actor: str, home_id: str, 
 
 
 def access_info_status(session: Session, home_id: str) -> AccessInfoStatus:
+    if session.get(Home, home_id) is None:
+        raise NotFound(f"no home {home_id!r}")
     return _status(home_id, session.get(HomeAccess, home_id))
 
 

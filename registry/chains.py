@@ -15,12 +15,12 @@ from sqlalchemy.orm.attributes import flag_modified
 from tecwatch.registry.changes import (
     Conflict, Invalid, NotFound, audit, changed, check_version, created, flush, plain, validated,
 )
-from tecwatch.registry.fields import Input
+from tecwatch.registry.fields import Input, RowRef
 from tecwatch.registry.models import EscalationChain, EscalationStep, Home, Responder
 
 
 class StepIn(Input):
-    responder_id: int
+    responder_id: RowRef
     wait_minutes: int = Field(5, ge=1, le=24 * 60)  # for an acknowledgement before the next step
 
 

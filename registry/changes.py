@@ -41,6 +41,11 @@ class Conflict(RegistryError):
         self.current_version = current_version
 
 
+class VersionConflict(Conflict):
+    """The version the caller read is not the stored one (or a racing writer got there first):
+    the change was refused so that neither is lost. Over HTTP: 412 against If-Match, else 409."""
+
+
 class Invalid(RegistryError, ValueError):
     """One or more fields are wrong: ``problems`` is a list of (field, reason)."""
 
@@ -87,7 +92,7 @@ def check_version(record: Any, expected: int | None, what: str) -> None:
     """The caller's version must be the stored one (None: the caller does not say, as a create's
     own follow-up steps do). The ORM checks it again when it writes, against a racing writer."""
     if expected is not None and record.version != expected:
-        raise Conflict(f"{what} was changed by someone else (version {record.version}, not {expected}): "
+        raise VersionConflict(f"{what} was changed by someone else (version {record.version}, not {expected}): "
                        "read it again and redo the change", record.version)
 
 
@@ -96,7 +101,7 @@ def flush(session: Session, what: str) -> None:
     try:
         session.flush()
     except StaleDataError:
-        raise Conflict(f"{what} was changed by someone else at the same moment: read it again") from None
+        raise VersionConflict(f"{what} was changed by someone else at the same moment: read it again") from None
 
 
 def plain(value: Any) -> Any:

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tecwatch.registry.changes import Conflict, Invalid, NotFound, audit, changed, created, flush, validated
-from tecwatch.registry.fields import Input, When, vocab_list
+from tecwatch.registry.changes import (
+    Conflict, Invalid, NotFound, audit, changed, check_version, created, flush, validated,
+)
+from tecwatch.registry.fields import Input, RowRef, When, vocab_list
 from tecwatch.registry.models import FamilyConsent, Resident, Responder
 from tecwatch.registry.vocab import ConsentScope, ResidentStatus, ResponderKind
 
@@ -20,7 +22,7 @@ CONSENTING_TO = frozenset({ResponderKind.FAMILY, ResponderKind.NEIGHBOUR})
 
 
 class NewConsent(Input):
-    responder_id: int
+    responder_id: RowRef
     scope: vocab_list(ConsentScope) = Field(min_length=1)  # type: ignore[valid-type]
     granted_at: When  # when the resident agreed
 
@@ -73,11 +75,13 @@ def grant_consent(session: Session, actor: str, resident_id: int, data: Any, *, 
     return ConsentRecord.model_validate(consent)
 
 
-def withdraw_consent(session: Session, actor: str, consent_id: int, *, now: datetime) -> ConsentRecord:
+def withdraw_consent(session: Session, actor: str, consent_id: int, *, version: int | None = None,
+                     now: datetime) -> ConsentRecord:
     """Withdrawn from ``now``: the family member's next request no longer sees the resident."""
     consent = session.get(FamilyConsent, consent_id)
     if consent is None:
         raise NotFound(f"no consent {consent_id}")
+    check_version(consent, version, f"consent {consent_id}")
     if consent.revoked_at is not None:
         raise Conflict(f"consent {consent_id} was already withdrawn", consent.version)
     diff = changed(consent, {"revoked_at": now, "revoked_by": actor[:200]})
@@ -89,6 +93,8 @@ def withdraw_consent(session: Session, actor: str, consent_id: int, *, now: date
 
 
 def list_consents(session: Session, resident_id: int, *, include_withdrawn: bool = False) -> list[ConsentRecord]:
+    if session.get(Resident, resident_id) is None:
+        raise NotFound(f"no resident {resident_id}")
     q = select(FamilyConsent).where(FamilyConsent.resident_id == resident_id)
     if not include_withdrawn:
         q = q.where(FamilyConsent.revoked_at.is_(None))

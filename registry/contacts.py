@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from tecwatch.registry.changes import (
-    Conflict, Invalid, NotFound, Page, audit, changed, check_version, created, flush, plain, validated,
+    Conflict, Invalid, NotFound, Page, VersionConflict, audit, changed, check_version, created, flush, plain,
+    validated,
 )
-from tecwatch.registry.fields import Input, Name, Phone, Window, optional_copy, vocab
+from tecwatch.registry.fields import Input, Name, Phone, RowRef, Window, optional_copy, vocab
 from tecwatch.registry.models import ContactRoute, Home, Responder
 from tecwatch.registry.records import HomeContact
 from tecwatch.registry.vocab import ResponderKind
@@ -63,10 +64,21 @@ class ContactFields(Input):
 
 
 class NewContact(ContactFields):
-    responder_id: int
+    responder_id: RowRef
 
 
 ContactChange = optional_copy(ContactFields, "ContactChange", "A home contact's fields to change.")
+
+
+class ContactRef(Input):
+    id: RowRef
+    version: RowRef  # as read: a contact changed since is a conflict
+
+
+class ContactOrder(Input):
+    """Every current contact of a home, in the order to call them."""
+
+    contacts: list[ContactRef] = Field(min_length=1, max_length=100)
 
 
 class ContactRecord(BaseModel):
@@ -192,12 +204,18 @@ def _contact_record(session: Session, c: HomeContact) -> ContactRecord:
                          availability=c.availability, ended_at=c.ended_at, version=c.version)
 
 
+def get_contact(session: Session, contact_id: int) -> ContactRecord:
+    return _contact_record(session, _contact(session, contact_id))
+
+
 def add_contact(session: Session, actor: str, home_id: str, data: Any, *, now: datetime) -> ContactRecord:
     """Someone to call for this home; a contact that had ended is taken up again."""
     data = validated(NewContact, data)
     if session.get(Home, home_id) is None:
         raise NotFound(f"no home {home_id!r}")
-    responder = _responder(session, data.responder_id)
+    responder = session.get(Responder, data.responder_id)
+    if responder is None:
+        raise Invalid.one("responder_id", f"there is no responder {data.responder_id}")
     if not responder.active:
         raise Invalid.one("responder_id", f"responder {responder.id} is no longer active")
     last = session.scalar(select(func.max(HomeContact.position)).where(HomeContact.home_id == home_id,
@@ -258,3 +276,26 @@ def list_contacts(session: Session, home_id: str, *, include_ended: bool = False
     if not include_ended:
         q = q.where(HomeContact.ended_at.is_(None))
     return [_contact_record(session, c) for c in session.scalars(q.order_by(HomeContact.position, HomeContact.id))]
+
+
+def reorder_contacts(session: Session, actor: str, home_id: str, order: Any, *, now: datetime) -> list[ContactRecord]:
+    """Put a home's contacts in this order (1 first). The order must name every current contact
+    at the version read: one added, ended or changed since is a conflict, not silently reordered."""
+    order = validated(ContactOrder, order)
+    if session.get(Home, home_id) is None:
+        raise NotFound(f"no home {home_id!r}")
+    ids = [ref.id for ref in order.contacts]
+    if len(set(ids)) != len(ids):
+        raise Invalid.one("contacts", "names a contact more than once")
+    current = {c.id: c for c in session.scalars(select(HomeContact).where(HomeContact.home_id == home_id,
+                                                                          HomeContact.ended_at.is_(None)))}
+    if set(ids) != set(current):
+        raise VersionConflict(f"the contacts of {home_id} changed since they were read "
+                              f"(now: {', '.join(map(str, sorted(current))) or 'none'}): read them again")
+    for ref in order.contacts:
+        check_version(current[ref.id], ref.version, f"contact {ref.id}")
+    for position, ref in enumerate(order.contacts, start=1):
+        diff = changed(current[ref.id], {"position": position})
+        audit(session, actor, "order", "contact", ref.id, diff, now, home_id=home_id)
+    flush(session, f"the contacts of {home_id}")
+    return list_contacts(session, home_id)

@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from tecwatch.devices import DEVICE_TYPES
 from tecwatch.registry.vocab import WEEKDAYS, Weekday, lookup
@@ -29,6 +29,19 @@ class Input(BaseModel):
     text is stripped, and errors never repeat the value given."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store a NUL character in text: refuse it here, naming the field.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and "\x00" in t for t in texts):
+            raise ValueError("may not contain a NUL character")
+        return value
+
+
+# A reference to a registry row: the database's integer keys are 32-bit on PostgreSQL.
+RowRef = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 def nhs_number(value: str) -> str:
@@ -123,6 +136,8 @@ Note = Annotated[str, Field(max_length=4000)]
 def aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("give the time with its offset (e.g. 2026-11-30T10:00:00+00:00)")
+    if not 1900 <= value.year <= 2999:  # far outside any service, and UTC must still be representable
+        raise ValueError("is not a time between the years 1900 and 2999")
     return value
 
 

@@ -80,7 +80,8 @@ def seed_cast(engine: Engine) -> Cast:
         arthur, beryl = s.query(Resident).order_by(Resident.id).all()
         roles: dict[str, UserRole] = {}
         for username, role in (("operator", UserRole.OPERATOR), ("responder", UserRole.RESPONDER),
-                               ("admin", UserRole.ADMIN), ("commissioner", UserRole.COMMISSIONER)):
+                               ("admin", UserRole.ADMIN), ("commissioner", UserRole.COMMISSIONER),
+                               ("coordinator", UserRole.COORDINATOR)):
             access.create_user(s, username, PASSWORD, role)
             roles[username] = role
         for username, resident in (("family-1", arthur), ("family-2", beryl)):

@@ -189,6 +189,16 @@ BAD_INPUT = [
     ("not a number", "GET", "/api/homes/home-1/activity", {"params": {"days": "a week"}}, "days"),
     ("start after end", "GET", "/api/reports/outcomes", {"params": {"start": "2026-05-01", "end": "2026-01-01"}},
      "start"),
+    # The registry's records: the services' own checks are 422s naming the field as well.
+    ("bad NHS number", "POST", "/api/residents",
+     {"json": {"name": "Ada Example", "home_id": "home-1", "nhs_number": "943 476 5918"}}, "nhs_number"),
+    ("room not in the list", "POST", "/api/devices",
+     {"json": {"home_id": "home-1", "type": "motion", "room": "attic", "serial": "S-1", "installed_by": "Sam",
+               "installed_at": "2026-01-05T09:00:00+00:00"}}, "room"),
+    ("unknown field", "PATCH", "/api/residents/1", {"json": {"mystery": 1}, "headers": {"If-Match": '"1"'}}, "mystery"),
+    ("a step for nobody", "POST", "/api/chains", {"json": {"name": "night", "steps": [{"responder_id": 2**31 - 1}]}},
+     "responder_id"),
+    ("not a home id", "GET", "/api/homes/home 1!/devices", {}, "home_id"),
 ]
 
 
