@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .signals import DOOR_OPEN, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, PENDANT, Signals
+from .signals import (
+    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, SEAT, Signals,
+)
 
 # "Up and about": at least 4 of the last 6 five-minute buckets had activity. A night-time
 # bathroom trip (under ~10 minutes) does not reach that; getting up for the day does (on the
@@ -25,7 +27,7 @@ from .signals import DOOR_OPEN, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, PEN
 SUSTAIN_BUCKETS = 6
 SUSTAIN_MIN_ACTIVE = 4
 WAKE_LEAD = SUSTAIN_MIN_ACTIVE - 1
-WAKE_SEARCH = (4 * 60, 14 * 60)  # local minutes: look for getting up between 04:00 and 14:00
+WAKE_SEARCH = (4 * 60, 15 * 60)  # local minutes: look for getting up between 04:00 and 15:00
 BED_SEARCH = (18 * 60, 28 * 60)  # and for going to bed between 18:00 and 04:00 the next day
 DEFAULT_WAKE, DEFAULT_BED = 9 * 60.0, 23 * 60.0
 DEFAULT_VISITS, DEFAULT_VISITS_SD = 1.0, 1.0
@@ -35,6 +37,12 @@ DEFAULT_GAP_IN, DEFAULT_GAP_OUT = 4 * 60.0, 8 * 60.0  # minutes of quiet, at hom
 STAY_ROOMS: tuple[tuple[str, int], ...] = (("bathroom", MOTION_BATHROOM), ("kitchen", MOTION_KITCHEN))
 DEFAULT_STAY = np.array([30.0, 60.0])
 DEFAULT_ACTIVE_HOURS = (8, 22)  # local hours assumed active before anything is learned
+# Ceilings on what can be learned as usual, whatever the history holds: beyond these a quiet
+# spell or a stay is a worry even for someone who once did it (minutes).
+MAX_GAP_IN, MAX_GAP_OUT, MAX_GAP_REST = 6 * 60.0, 12 * 60.0, 10 * 60.0
+DEFAULT_GAP_REST = 6 * 60.0  # quiet after sitting down or getting into bed, before anything is learned
+MAX_STAY = np.array([60.0, 120.0])  # per STAY_ROOMS
+BED_STAY_BUCKETS = 24  # in bed this long (2 h of 5-minute buckets) is going to bed, not a lie-down
 LEARN_CHUNK = 1000  # homes per numpy pass: bounds the temporaries for very large estates
 
 
@@ -81,23 +89,58 @@ def sustained(active: np.ndarray) -> np.ndarray:
     return c[:, 1:] - c[:, lo] >= SUSTAIN_MIN_ACTIVE
 
 
-def day_marks(sus: np.ndarray, clk: Clock) -> tuple[np.ndarray, np.ndarray]:
+def up_signs(sig: Signals, sus: np.ndarray) -> np.ndarray:
+    """(H, B) bool: signs of being up for the day: sustained activity, or the front door, the
+    kitchen, the kettle or the chair (a night trip to the bathroom is none of these)."""
+    c = sig.counts
+    return sus | (c[:, :, DOOR_OPEN] > 0) | (c[:, :, MOTION_KITCHEN] > 0) | (c[:, :, KETTLE] > 0) | (c[:, :, SEAT] > 0)
+
+
+def resting_then(counts: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """(H, C) bool: the bucket ``at`` (last heard) was sitting down or getting into bed, so the
+    quiet since is rest, not someone on their feet."""
+    rows = np.arange(counts.shape[0])[:, None]
+    return (counts[:, :, SEAT][rows, at] > 0) | (counts[:, :, BED_IN][rows, at] > 0)
+
+
+def bed_stays(sig: Signals) -> np.ndarray:
+    """(H, B) bool: the bed sensor says someone got into bed here and stayed BED_STAY_BUCKETS."""
+    c = sig.counts
+    into, out = c[:, :, BED_IN] > 0, c[:, :, BED_OUT] > 0
+    if not into.any():
+        return into
+    idx = np.arange(into.shape[1])
+    in_bed = np.maximum.accumulate(np.where(into, idx, -1), axis=1) > np.maximum.accumulate(np.where(out, idx, -1), axis=1)
+    cum = np.zeros((into.shape[0], into.shape[1] + 1), np.int32)
+    np.cumsum(in_bed, axis=1, out=cum[:, 1:])
+    ahead = np.minimum(idx + BED_STAY_BUCKETS, into.shape[1])
+    return into & (cum[:, ahead] - cum[:, idx] == ahead - idx)
+
+
+def day_marks(up: np.ndarray, clk: Clock, sus: np.ndarray | None = None,
+              to_bed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per home and local day: the bucket where getting up is seen, and the bucket going to bed ends.
 
-    Getting up is seen at the end of the first sustained window after 04:00 (it began about
-    WAKE_LEAD buckets earlier); -1 where there was none in the data.
+    Getting up is the first sign of being up after 04:00 (for sustained activity, it began about
+    WAKE_LEAD buckets earlier); -1 where there was none in the data. Going to bed is the first
+    stay in bed the bed sensor saw in the evening (``to_bed``), else the end of the last
+    sustained activity (``sus``, default ``up``).
     """
-    homes, days = sus.shape[0], len(clk.dates)
+    sus = up if sus is None else sus
+    homes, days = up.shape[0], len(clk.dates)
     wake, bed = np.full((homes, days), -1, np.int64), np.full((homes, days), -1, np.int64)
     for d in range(days):
         lo, hi = clk.at(d, WAKE_SEARCH[0]), clk.at(d, WAKE_SEARCH[1])
         if hi > lo:
-            seg = sus[:, lo:hi]
+            seg = up[:, lo:hi]
             wake[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1), -1)
         lo, hi = clk.at(d, BED_SEARCH[0]), clk.at(d, BED_SEARCH[1])
         if hi > lo:
             seg = sus[:, lo:hi][:, ::-1]
             bed[:, d] = np.where(seg.any(axis=1), hi - seg.argmax(axis=1), -1)
+            if to_bed is not None:
+                seg = to_bed[:, lo:hi]
+                bed[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1) + 1, bed[:, d])
     return wake, bed
 
 
@@ -108,16 +151,16 @@ def quiet_spells(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return last, idx - last
 
 
-def last_room(signals: Signals) -> np.ndarray:
-    """(H, B) int8: the STAY_ROOMS index of the room that was the bucket's only activity (so they
-    were last seen there), or -1."""
-    c = signals.counts
-    others = c[:, :, DOOR_OPEN].copy()  # the other activity signals, ORed plane by plane
-    for s in range(DOOR_OPEN + 1, PENDANT + 1):
-        others |= c[:, :, s]
-    out = np.full(c.shape[:2], -1, np.int8)
+def last_room(counts: np.ndarray) -> np.ndarray:
+    """The STAY_ROOMS index of the room that was a bucket's only activity (so they were last seen
+    there), or -1; ``counts`` is (..., signals), e.g. a Signals' counts or buckets gathered from it."""
+    others = counts[..., DOOR_OPEN] > 0  # the other activity signals, ORed plane by plane
+    for s in ACTIVITY_SIGNALS:
+        if s not in (MOTION_ANY, DOOR_OPEN):
+            others |= counts[..., s] > 0
+    out = np.full(counts.shape[:-1], -1, np.int8)
     for r, (_name, plane) in enumerate(STAY_ROOMS):
-        out[(c[:, :, plane] > 0) & (c[:, :, MOTION_ANY] == c[:, :, plane]) & (others == 0)] = r
+        out[(counts[..., plane] > 0) & (counts[..., MOTION_ANY] == counts[..., plane]) & ~others] = r
     return out
 
 
@@ -186,8 +229,10 @@ class Baselines:
     night_visits_sd: np.ndarray
     gap_in: np.ndarray  # (H, 24) longest quiet spell seen at each hour, minutes, at home
     gap_out: np.ndarray  # (H, 24) the same when the front door was the last thing used
+    gap_rest: np.ndarray  # (H,) the same after sitting down or getting into bed (a chair or bed sensor)
     stay_max: np.ndarray  # (H, len(STAY_ROOMS)) longest quiet after movement in only that room, minutes
     door_night_share: np.ndarray  # (H,) share of nights the front door was opened
+    door_by_hour: np.ndarray  # (H, 24) share of nights the front door was opened in each hour of the night
 
     def explain(self, home_index: int) -> dict[str, Any]:
         i = home_index
@@ -204,7 +249,23 @@ class Baselines:
             "longest_quiet_at_home": duration_text(float(self.gap_in[i].max())),
             "longest_stay": {room: duration_text(float(self.stay_max[i, r])) for r, (room, _) in enumerate(STAY_ROOMS)},
             "front_door_at_night": f"{self.door_night_share[i]:.0%} of nights",
+            "usual_night_door_hours": usual_hours_text(self.door_by_hour[i]),
         }
+
+
+DOOR_HOUR_USUAL = 0.1  # the front door is usual in an hour of the night used on this share of nights
+
+
+def usual_hours_text(door_by_hour: np.ndarray) -> str:
+    """The hours of the night the front door is usually used in, e.g. "00:00-02:00", or "none"."""
+    hours = [h for h in range(24) if door_by_hour[h] >= DOOR_HOUR_USUAL]
+    spans: list[list[int]] = []
+    for h in hours:
+        if spans and spans[-1][1] == h:
+            spans[-1][1] = h + 1
+        else:
+            spans.append([h, h + 1])
+    return ", ".join(f"{a:02d}:00-{b % 24:02d}:00" for a, b in spans) or "none"
 
 
 def hhmm(minutes: float) -> str:
@@ -219,51 +280,70 @@ def duration_text(minutes: float) -> str:
 
 def learn(
     signals: Signals, tz: str = "Europe/London", min_days: int = 7, days: int = 28,
-    hub_offline: np.ndarray | None = None,
+    hub_offline: np.ndarray | None = None, alerted: np.ndarray | None = None,
 ) -> Baselines:
-    """Baselines from the last ``days`` days of ``signals``, for every home."""
+    """Baselines from the last ``days`` days of ``signals``, for every home.
+
+    ``alerted``: (homes, buckets) like ``signals``, True where an alert about the person was
+    raised; those days are left out, as are days with a hub outage and days nothing was heard.
+    """
     lo = max(0, signals.n_buckets - int(timedelta(days=days) / signals.bucket))
     sig = Signals(signals.home_ids, signals.time_of(lo), signals.bucket, signals.counts[:, lo:], signals.names)
     off = None if hub_offline is None else hub_offline[:, lo:]
+    flagged = None if alerted is None else alerted[:, lo:]
     clk = clock(sig, tz)
     parts = []
     for a in range(0, len(sig.home_ids), LEARN_CHUNK):
         part = Signals(sig.home_ids[a:a + LEARN_CHUNK], sig.start, sig.bucket, sig.counts[a:a + LEARN_CHUNK], sig.names)
-        parts.append(_learn_chunk(part, clk, min_days, None if off is None else off[a:a + LEARN_CHUNK]))
+        parts.append(_learn_chunk(part, clk, min_days, None if off is None else off[a:a + LEARN_CHUNK],
+                                  None if flagged is None else flagged[a:a + LEARN_CHUNK]))
     fields = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
     return Baselines(home_ids=list(signals.home_ids), tz=tz, **fields)
 
 
-def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | None) -> dict[str, np.ndarray]:
+def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | None,
+                 alerted: np.ndarray | None) -> dict[str, np.ndarray]:
     homes, n = len(sig.home_ids), sig.n_buckets
     active = sig.activity()
     off = sig.offline() if offline is None else sig.offline() | offline
     seen = active | off | ~np.isnan(sig.temperature_c())
-    # Data present on a local day: any activity, temperature or outage report.
+    # Days to learn from: the home was heard that day, its hub was not out, and no alert about
+    # the person was raised (an unusual day must not become the usual). Weeks before installation
+    # are silent, so they are left out too.
     day_onehot = np.zeros((n, len(clk.dates)), np.float32)
     day_onehot[np.arange(n), clk.day] = 1
-    days_of_history = ((seen.astype(np.float32) @ day_onehot) > 0).sum(axis=1)
+    heard = (seen.astype(np.float32) @ day_onehot) > 0
+    days_of_history = heard.sum(axis=1)
+    unusual = (off.astype(np.float32) @ day_onehot) > 0
+    if alerted is not None:
+        unusual |= (alerted.astype(np.float32) @ day_onehot) > 0
+    valid = heard & ~unusual  # (H, D)
 
-    # Hour-of-week profile: mean motion per bucket, scaled to an hour, and the share of active hours.
+    # Hour-of-week profile: mean motion per bucket, scaled to an hour, and the share of active hours,
+    # over valid days only.
     how = clk.weekday * 24 + clk.hour
     how_onehot = np.zeros((n, 168), np.float32)
     how_onehot[np.arange(n), how] = 1
-    per_how = np.maximum(how_onehot.sum(axis=0), 1)
+    bucket_valid = valid[:, clk.day].astype(np.float32)
+    per_how = np.maximum(bucket_valid @ how_onehot, 1)
     hourly_factor = 60 / clk.bucket_min
-    profile_motion = (sig.counts[:, :, MOTION_ANY].astype(np.float32) @ how_onehot) / per_how * hourly_factor
+    profile_motion = ((sig.counts[:, :, MOTION_ANY] * bucket_valid) @ how_onehot) / per_how * hourly_factor
     hour_key = clk.day * 24 + clk.hour
     starts = np.flatnonzero(np.r_[True, hour_key[1:] != hour_key[:-1]])
-    hour_active = np.logical_or.reduceat(active, starts, axis=1).astype(np.float32)
+    hour_valid = valid[:, clk.day[starts]].astype(np.float32)
+    hour_active = np.logical_or.reduceat(active, starts, axis=1).astype(np.float32) * hour_valid
     hour_how_onehot = how_onehot[starts]
-    profile_active = (hour_active @ hour_how_onehot) / np.maximum(hour_how_onehot.sum(axis=0), 1)
+    profile_active = (hour_active @ hour_how_onehot) / np.maximum(hour_valid @ hour_how_onehot, 1)
     hod_onehot = np.zeros((len(starts), 24), np.float32)
     hod_onehot[np.arange(len(starts)), clk.hour[starts]] = 1
-    active_by_hour = (hour_active @ hod_onehot) / np.maximum(hod_onehot.sum(axis=0), 1)
+    nights_per_hour = np.maximum(hour_valid @ hod_onehot, 1)
+    active_by_hour = (hour_active @ hod_onehot) / nights_per_hour
 
-    wake, bed = day_marks(sustained(active), clk)
+    sus = sustained(active)
+    wake, bed = day_marks(up_signs(sig, sus), clk, sus, bed_stays(sig))
     lead = WAKE_LEAD * clk.bucket_min
-    wake_min = np.where(wake >= 0, clk.minute[np.maximum(wake, 0)] - lead, np.nan)
-    bed_min = np.where(bed >= 0, clk.key[np.maximum(bed - 1, 0)] + clk.bucket_min
+    wake_min = np.where((wake >= 0) & valid, clk.minute[np.maximum(wake, 0)] - lead, np.nan)
+    bed_min = np.where((bed >= 0) & valid, clk.key[np.maximum(bed - 1, 0)] + clk.bucket_min
                        - np.arange(len(clk.dates)) * 1440.0, np.nan)
     visit_cum = bathroom_visit_starts(sig)
     with warnings.catch_warnings():
@@ -272,23 +352,38 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
     # The night's bounds need the usual times, so count the visits once those are known.
     visits = night_visits(visit_cum, wake, bed, clk, np.nan_to_num(first_bed, nan=DEFAULT_BED),
                           np.nan_to_num(first_wake, nan=DEFAULT_WAKE - 60))
+    visits[~valid] = np.nan
 
     # Quiet spells, treating an outage as activity: silence we could not hear is not silence.
+    # Each spell is filed under the hour it began, so one spell is judged by one limit.
     last, quiet = quiet_spells(active | off)
-    quiet_min = quiet * clk.bucket_min
+    quiet_min = np.where(last >= 0, quiet * clk.bucket_min, 0.0)
     lastc = np.maximum(last, 0)
-    went_out = np.take_along_axis(sig.counts[:, :, DOOR_OPEN], lastc, axis=1) > 0
-    room_then = np.take_along_axis(last_room(sig), lastc, axis=1)
-    gap_in, gap_out = np.zeros((homes, 24)), np.zeros((homes, 24))
+    resting = resting_then(sig.counts, lastc)
+    went_out = (np.take_along_axis(sig.counts[:, :, DOOR_OPEN], lastc, axis=1) > 0) & ~resting
+    began = clk.hour[lastc]
+    day_starts = np.flatnonzero(np.r_[True, clk.day[1:] != clk.day[:-1]]) if n else np.zeros(0, np.int64)
+    spell_day = np.full((homes, len(clk.dates)), np.nan)
+
+    def daily_max(values: np.ndarray) -> np.ndarray:
+        """(H, D) the largest value on each local day, NaN on days not to learn from."""
+        spell_day[:, clk.day[day_starts]] = np.maximum.reduceat(values, day_starts, axis=1) if n else 0
+        return np.where(valid, spell_day, np.nan)
+
+    gap_in = np.zeros((homes, 24))
+    on_feet = np.where(went_out | resting, 0.0, quiet_min)
     for h in range(24):
-        cols = clk.hour == h
-        if cols.any():
-            q = quiet_min[:, cols]
-            gap_in[:, h] = np.where(went_out[:, cols], 0, q).max(axis=1)
-            gap_out[:, h] = np.where(went_out[:, cols], q, 0).max(axis=1)
+        gap_in[:, h] = robust_max(daily_max(np.where(began == h, on_feet, 0.0)))
+    # An hour's limit is at least its neighbours': a spell beginning at 10:58 is no different from one at 11:02.
+    gap_in = np.maximum(np.maximum(gap_in, np.roll(gap_in, 1, axis=1)), np.roll(gap_in, -1, axis=1))
+    gap_out = np.repeat(robust_max(daily_max(np.where(went_out, quiet_min, 0.0)))[:, None], 24, axis=1)
+    gap_rest = np.minimum(robust_max(daily_max(np.where(resting & ~went_out, quiet_min, 0.0))), MAX_GAP_REST)
+    room_then = np.take_along_axis(last_room(sig.counts), lastc, axis=1)
     stay = np.zeros((homes, len(STAY_ROOMS)))
     for r in range(len(STAY_ROOMS)):
-        stay[:, r] = np.where((room_then == r) & (last >= 0), quiet_min, 0).max(axis=1) if n else 0
+        stay[:, r] = robust_max(daily_max(np.where((room_then == r) & (last >= 0), quiet_min, 0.0)))
+    gap_in, gap_out = np.minimum(gap_in, MAX_GAP_IN), np.minimum(gap_out, MAX_GAP_OUT)
+    stay = np.minimum(stay, MAX_STAY[None, :])
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled by the defaults below
@@ -297,13 +392,16 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         v_mean, v_sd = np.nanmean(visits, axis=1), np.nanstd(visits, axis=1)
     bed_usual = np.where(np.isnan(bed_median), DEFAULT_BED, bed_median)
     wake_early = np.where(np.isnan(wake_p10), DEFAULT_WAKE, wake_p10)
+    # The front door at night, hour by hour: a return home at 00:40 may be usual when 03:10 is not.
     door = sig.counts[:, :, DOOR_OPEN] > 0
     night_door = door & at_night(clk.minute[None, :], bed_usual[:, None], wake_early[:, None])
-    nights_with_door = ((night_door.astype(np.float32) @ day_onehot) > 0).sum(axis=1)
-    door_share = nights_with_door / np.maximum(days_of_history, 1)
+    hour_door = np.logical_or.reduceat(night_door, starts, axis=1).astype(np.float32) * hour_valid if n else night_door
+    door_by_hour = (hour_door @ hod_onehot) / nights_per_hour if n else np.zeros((homes, 24))
+    nights_with_door = (((night_door.astype(np.float32) @ day_onehot) > 0) & valid).sum(axis=1)
+    door_share = nights_with_door / np.maximum(valid.sum(axis=1), 1)
 
     enough = (np.sum(~np.isnan(wake_min), axis=1) >= min_days // 2) & ~np.isnan(bed_median)
-    learned = (days_of_history >= min_days) & enough
+    learned = (valid.sum(axis=1) >= min_days) & enough
 
     def pick(value: np.ndarray, default: float | np.ndarray) -> np.ndarray:
         shape = (-1,) + (1,) * (np.ndim(value) - 1)
@@ -325,9 +423,27 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         "night_visits_sd": pick(v_sd, DEFAULT_VISITS_SD),
         "gap_in": pick(gap_in, DEFAULT_GAP_IN),
         "gap_out": pick(gap_out, DEFAULT_GAP_OUT),
+        "gap_rest": pick(gap_rest, DEFAULT_GAP_REST),
         "stay_max": pick(stay, DEFAULT_STAY),
         "door_night_share": pick(door_share, 0.0),
+        "door_by_hour": pick(door_by_hour, np.zeros(24)).astype(np.float32),
     }
+
+
+ROBUST_DAYS = 14  # from this many days on, the largest day is taken as an outlier
+
+
+def robust_max(daily: np.ndarray) -> np.ndarray:
+    """(H,) the second-largest of each home's daily values, or the largest while there are fewer
+    than ROBUST_DAYS (a short history is more likely to miss a usual long day than to hold an
+    unusual one, and days with alerts are left out already); NaN for a home with none."""
+    ranked = np.sort(np.where(np.isnan(daily), -np.inf, daily), axis=1)
+    count = np.sum(~np.isnan(daily), axis=1)
+    if ranked.shape[1] == 0:
+        return np.full(daily.shape[0], np.nan)
+    second = ranked[:, -2] if ranked.shape[1] > 1 else ranked[:, -1]
+    pick = np.where(count >= ROBUST_DAYS, second, ranked[:, -1])
+    return np.where(count > 0, pick, np.nan)
 
 
 def local_time_text(t: datetime, tz: str) -> str:

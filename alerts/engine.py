@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.escalation import start_escalation
 from tecwatch.alerts.lifecycle import open_alert, raise_alert, transition
+from tecwatch.alerts.rules import BY_KEY, IMMEDIATE_RULES
 from tecwatch.devices import Reading
 from tecwatch.devices.catalogue import GATEWAY_DEVICE_ID
 from tecwatch.devices.payloads import is_cancel, low_battery
@@ -31,11 +32,6 @@ from tecwatch.registry.models import AlarmReceipt, Alert, AlertState, Outcome
 
 log = logging.getLogger(__name__)
 
-# Device type -> the rule its alarm raises at once.
-IMMEDIATE_RULES = {"pendant": "pendant", "fall_detector": "fall_detected", "smoke": "smoke", "leak": "flood",
-                   "gateway": "hub_offline"}
-_WHAT = {"pendant": "Pendant pressed", "fall_detected": "Fall detected", "smoke": "Smoke or heat detected",
-         "flood": "Water leak detected", "hub_offline": "Home hub went offline (its last will)"}
 # A hub whose clock is this far out has its messages' times replaced, or reports it so.
 CLOCK_TOLERANCE_S = 300.0
 
@@ -68,7 +64,7 @@ def immediate_hit(reading: Reading) -> RuleHit | None:
     if reading.clock_skewed:
         detail |= {"clock_skewed": True, "device_ts": reading.device_ts.isoformat() if reading.device_ts else None}
     return RuleHit(reading.home_id, rule, reading.ts,
-                   f"{_WHAT[rule]}{where} ({reading.device_id}){_clock_note(reading)}", detail, reading.device_id)
+                   f"{BY_KEY[rule].wording}{where} ({reading.device_id}){_clock_note(reading)}", detail, reading.device_id)
 
 
 def battery_hit(reading: Reading) -> RuleHit | None:
@@ -148,11 +144,13 @@ class AlertEngine:
         self._announce(new)
 
     def raise_hits(self, hits: list[RuleHit]) -> list[int]:
-        """Persist each hit as a new alert or a repeat, in one transaction; returns new alert ids."""
+        """Persist each hit of a scheduled rule, each the start of a new episode (see
+        ``episodes.new_episodes``), in one transaction: a new alert, or an open one raised again
+        with the new reason. Returns the ids of the alerts whose escalation (re)started."""
         if not hits:
             return []
         with Session(self._engine) as s, s.begin():
-            new = self._raise(s, hits, self._clock())
+            new = self._raise(s, hits, self._clock(), new_episode=True)
         self._announce(new)
         return [alert_id for alert_id, _ in new]
 
@@ -207,7 +205,8 @@ class AlertEngine:
         s.flush()  # a concurrent worker's receipt for the same event fails this transaction: retried
         return {k: k not in seen for k in keys}
 
-    def _raise(self, s: Session, hits: list[RuleHit], now: datetime) -> list[tuple[int, RuleHit]]:
+    def _raise(self, s: Session, hits: list[RuleHit], now: datetime,
+               new_episode: bool = False) -> list[tuple[int, RuleHit]]:
         # Hits of one home and rule in a batch (a flood of presses) are one alert or one repeat.
         grouped: dict[tuple[str, str], list[RuleHit]] = {}
         for h in hits:
@@ -216,7 +215,7 @@ class AlertEngine:
         for same in grouped.values():
             h = same[0]
             raised = raise_alert(s, home_id=h.home_id, rule=h.rule, occurred_at=h.occurred_at, now=now,
-                                 device_id=h.device_id, reason=h.reason, detail=h.detail)
+                                 device_id=h.device_id, reason=h.reason, detail=h.detail, new_episode=new_episode)
             if raised.new:
                 s.flush()
                 start_escalation(s, raised.alert, now, self._tz)

@@ -8,6 +8,7 @@ homes that differ are folded again, so a quiet night re-reads nothing at county 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -16,6 +17,7 @@ import numpy as np
 from tecwatch.alerts.signalcache import DayCache
 from tecwatch.alerts.signals import (
     READINGS,
+    Fitted,
     STATE_LOOKBACK,
     STATE_TYPES,
     Signals,
@@ -55,10 +57,12 @@ def assemble(
     bucket: timedelta,
     cache: DayCache | None = None,
     live: Signals | None = None,
+    fitted: Mapping[tuple[str, str], Fitted] | None = None,
 ) -> tuple[Signals, FoldCounts]:
-    """``days`` whole UTC days from ``first`` for these homes, as one Signals array."""
+    """``days`` whole UTC days from ``first`` for these homes, as one Signals array; ``fitted``:
+    each device's room and role from the registry, for the days folded from readings."""
     counts = FoldCounts()
-    planes = [_day(store, home_ids, first + timedelta(days=n), today, bucket, cache, live, counts)
+    planes = [_day(store, home_ids, first + timedelta(days=n), today, bucket, cache, live, counts, fitted)
               for n in range(days)]
     start = datetime.combine(first, time(), tzinfo=timezone.utc)
     return Signals(home_ids, start, bucket, np.concatenate(planes, axis=2).transpose(1, 2, 0)), counts
@@ -67,6 +71,7 @@ def assemble(
 def _day(
     store: TimeSeriesStore, home_ids: list[str], day: date, today: date, bucket: timedelta,
     cache: DayCache | None, live: Signals | None, counts: FoldCounts,
+    fitted: Mapping[tuple[str, str], Fitted] | None = None,
 ) -> np.ndarray:
     """One day as (signals, homes, buckets)."""
     start = datetime.combine(day, time(), tzinfo=timezone.utc)
@@ -80,7 +85,7 @@ def _day(
         found, changed = _from_live(live, home_ids, start, end, blank), True
         counts.live += 1
     if found is None:
-        planes = _fold(store, home_ids, start, end, bucket, counts)
+        planes = _fold(store, home_ids, start, end, bucket, counts, fitted=fitted)
         counts.folded += 1
         changed = True
     else:
@@ -93,11 +98,11 @@ def _day(
         if stale:
             changed = True
             if len(stale) > max(FEW_HOMES, len(home_ids) // WHOLE_DAY_SHARE):
-                planes = _fold(store, home_ids, start, end, bucket, counts)
+                planes = _fold(store, home_ids, start, end, bucket, counts, fitted=fitted)
                 counts.folded += 1
             else:
                 for i in sorted(stale):
-                    planes[:, i, :] = _fold(store, [home_ids[i]], start, end, bucket, counts, one_home=True)[:, 0, :]
+                    planes[:, i, :] = _fold(store, [home_ids[i]], start, end, bucket, counts, one_home=True, fitted=fitted)[:, 0, :]
                 counts.homes_refolded += len(stale)
     if cache is not None and changed and day < today:
         cache.save(day, home_ids, planes)
@@ -117,19 +122,20 @@ def _from_live(live: Signals, home_ids: list[str], start: datetime, end: datetim
 
 
 def _fold(store: TimeSeriesStore, home_ids: list[str], start: datetime, end: datetime, bucket: timedelta,
-          counts: FoldCounts, one_home: bool = False) -> np.ndarray:
+          counts: FoldCounts, one_home: bool = False,
+          fitted: Mapping[tuple[str, str], Fitted] | None = None) -> np.ndarray:
     if one_home:  # one home's state sensors: simply read further back
         readings = store.readings(home_ids[0], start - STATE_LOOKBACK, end, limit=MAX_READINGS)
-        signals = signals_from_readings(readings, home_ids, start, end, bucket)
+        signals = signals_from_readings(readings, home_ids, start, end, bucket, fitted=fitted)
     else:
-        signals, _states, readings = fold_stored(store, home_ids, start, end, bucket)
+        signals, _states, readings = fold_stored(store, home_ids, start, end, bucket, fitted=fitted)
     counts.readings += len(readings)
     return _planes(signals)
 
 
 def fold_stored(
     store: TimeSeriesStore, home_ids: list[str], start: datetime, end: datetime, bucket: timedelta,
-    states: list[Reading] | None = None,
+    states: list[Reading] | None = None, fitted: Mapping[tuple[str, str], Fitted] | None = None,
 ) -> tuple[Signals, list[Reading], list[Reading]]:
     """Every home's stored readings in [start, end) folded; also the state sensors' readings (for
     the next fold's ``states``) and the readings themselves. ``states`` are state-sensor readings
@@ -139,7 +145,7 @@ def fold_stored(
     else:
         prior = states_at(states, start)
     readings = store.readings(None, start, end, limit=MAX_READINGS)
-    signals = signals_from_readings(prior + readings, home_ids, start, end, bucket)
+    signals = signals_from_readings(prior + readings, home_ids, start, end, bucket, fitted=fitted)
     return signals, prior + [r for r in readings if r.device_type in STATE_TYPES], readings
 
 

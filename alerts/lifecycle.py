@@ -7,14 +7,17 @@ attaches to the open one (the database enforces this too, for concurrent workers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts.rules import RULES, priority
 from tecwatch.registry.models import OPEN_STATES, Alert, AlertEvent, AlertState, Outcome
 
 ALLOWED: dict[AlertState, frozenset[AlertState]] = {
@@ -24,25 +27,9 @@ ALLOWED: dict[AlertState, frozenset[AlertState]] = {
     AlertState.CANCELLED: frozenset(),
 }
 
-# 1 is answered first. Life-safety alarms, then a person possibly in trouble, then the home's
-# environment and technology.
-PRIORITY: dict[str, int] = {
-    "pendant": 1, "fall_detected": 1, "smoke": 1, "flood": 1,
-    "no_activity": 2, "not_up": 2, "door_at_night": 2, "long_stay": 2, "cold_home": 2,
-    "night_bathroom_increase": 3, "hub_offline": 3,
-    "device_silent": 4, "low_battery": 4, "hub_clock_wrong": 4,
-}
-
-# Each rule in plain words, for people who are not operators (families, notifications).
-RULE_TITLES: dict[str, str] = {
-    "pendant": "Pendant alarm pressed", "fall_detected": "Fall detected", "smoke": "Smoke or heat alarm",
-    "flood": "Water leak", "no_activity": "No movement for longer than usual",
-    "not_up": "Not up at the usual time", "door_at_night": "Front door opened at night",
-    "long_stay": "In one room for longer than usual", "cold_home": "The home is cold",
-    "night_bathroom_increase": "More night-time bathroom visits than usual", "hub_offline": "The hub is offline",
-    "device_silent": "A sensor has stopped reporting", "low_battery": "A battery is low",
-    "hub_clock_wrong": "The home hub's clock is wrong",
-}
+# Read from the rules table (alerts/rules.py), kept under these names for the pages that show them.
+PRIORITY: Mapping[str, int] = MappingProxyType({r.key: r.priority for r in RULES})
+RULE_TITLES: Mapping[str, str] = MappingProxyType({r.key: r.title for r in RULES})
 
 
 class TransitionError(ValueError):
@@ -73,14 +60,31 @@ def raise_alert(
     detail: dict[str, Any] | None = None,
     actor: str = "alert-engine",
     times: int = 1,
+    new_episode: bool = False,
 ) -> Raised:
     """Open an alert, or attach this occurrence to the open one for the same home and rule.
     ``times`` > 1 attaches that many occurrences at once (a burst), as one trail event.
-    The caller commits; nothing is notified before that."""
+
+    ``new_episode``: the rule had stopped holding and holds again (a scheduled rule), so it must
+    be seen, not attached quietly: an open alert nobody has taken yet is raised again with the
+    new reason (returned as new, so its escalation starts again); one already acknowledged is
+    closed as superseded and a new alert is opened. The caller commits; nothing is notified before that."""
     existing = open_alert(session, home_id, rule)
+    if existing is not None and new_episode and times == 1:
+        if existing.state is AlertState.RAISED:
+            existing.reason, existing.detail = reason, detail or {}
+            existing.repeats += 1
+            existing.last_seen_at = max(existing.last_seen_at, occurred_at)
+            session.add(AlertEvent(alert_id=existing.id, at=now, actor=actor, kind="reraised", note=reason,
+                                   detail={"occurred_at": occurred_at.isoformat(), "new_episode": True}))
+            return Raised(existing, True)
+        transition(session, existing, AlertState.CANCELLED, actor=actor, at=now,
+                   note=f"superseded: the rule held again at {occurred_at.isoformat()} ({reason})")
+        session.flush()
+        existing = None
     if existing is None and times == 1:
         alert = Alert(
-            home_id=home_id, rule=rule, priority=PRIORITY.get(rule, 3), state=AlertState.RAISED,
+            home_id=home_id, rule=rule, priority=priority(rule), state=AlertState.RAISED,
             device_id=device_id, reason=reason, detail=detail or {}, occurred_at=occurred_at,
             raised_at=now, last_seen_at=occurred_at, repeats=0,
         )

@@ -1,7 +1,9 @@
 """Activity-pattern rules on learned baselines, for every home at once.
 
 ``evaluate`` (live) and ``backtest`` run the same rule code (``_fire``): it works out, for a set
-of evaluation buckets, which rules hold in which homes, using only data up to each bucket.
+of evaluation buckets, which rules hold in which homes, using only data up to each bucket. Each
+rule is one function over a shared ``Context``; ``rules.py`` lists them with their priority and
+wording.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ from typing import Any
 import numpy as np
 
 from .baseline import (
+    DOOR_HOUR_USUAL,
     WAKE_SEARCH,
     Baselines,
+    Clock,
+    bed_stays,
+    up_signs,
+    usual_hours_text,
     at_night,
     bathroom_visit_starts,
     clock,
@@ -28,24 +35,39 @@ from .baseline import (
     quiet_spells,
     sustained,
 )
-from .signals import DOOR_OPEN, Signals
+from .signals import BED_IN, DOOR_OPEN, SEAT, Signals
 
-RULES = ("no_activity", "not_up", "door_at_night", "night_bathroom_increase", "long_stay", "cold_home")
 NO_ACTIVITY_MIN, NO_ACTIVITY_MARGIN = 120.0, 30.0  # minutes; after the door: a wider margin
+NO_ACTIVITY_SHARE = 0.25  # the margin is at least this share of the usual: long spells vary more
+REST_MIN = 240.0  # sat down in a chair or gone to bed: a few quiet hours are never a worry
 OUT_MARGIN = 60.0
 ACTIVE_HOUR_SHARE = 0.5  # an hour of the day counts as usually active when active this often
 NOT_UP_MARGIN = 60.0
+NOT_UP_SPREAD = 1.0  # and at least this many times the gap between the usual and the latest wake time
+NOT_UP_LATEST = 14 * 60.0  # not up by 14:00 is a worry, however late the usual
 NOT_UP_STILL_MIN = 15.0
-DOOR_NIGHT_USUAL = 0.1  # the door at night is unusual when seen on fewer nights than this
 STAY_MIN = np.array([30.0, 60.0])  # minutes, per STAY_ROOMS: never alert on a shorter stay
 STAY_MARGIN = 20.0
 VISIT_NIGHTS, VISIT_SDS, VISIT_FACTOR, VISIT_FLOOR = 3, 1.5, 1.75, 3.0
 COLD_C, COLD_FOR_MIN = 16.0, 60.0
 TEMP_STALE_MIN = 120.0  # a temperature older than this no longer says anything
+COLD_LOOKBACK = timedelta(days=1)
 AWAY_AFTER_DOOR_MIN = 30.0  # quiet this long after the door: probably out
 LOOKBACK = timedelta(days=4)  # enough for three whole nights before the current bucket
 EPISODE_GAP = timedelta(hours=1)  # a rule quiet this long ends an episode (backtest dedup)
-ACTIVITY_RULES = ("no_activity", "not_up", "long_stay")
+# Alerts about the person's day: a day with one is not learned from.
+PERSON_RULES = ("no_activity", "not_up", "long_stay", "door_at_night", "night_bathroom_increase")
+
+
+def due_from(up_by: np.ndarray | float, usual_wake: np.ndarray | float) -> np.ndarray:
+    """Local minutes when not being up yet becomes a worry, from the usual latest and usual wake times."""
+    margin = np.maximum(NOT_UP_MARGIN, NOT_UP_SPREAD * (np.asarray(up_by) - np.asarray(usual_wake)))
+    return np.minimum(np.asarray(up_by) + margin, NOT_UP_LATEST)
+
+
+def not_up_due(base: Baselines) -> np.ndarray:
+    """(H,) local minutes: when not being up yet becomes a worry, for each home."""
+    return due_from(base.wake_p90, base.wake_median)
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,7 @@ def evaluate(
     cols = np.arange(max(0, sig.n_buckets - steps), sig.n_buckets)
     if not len(cols):
         return []
-    return _dedup(_fire(sig, baselines, tz or baselines.tz, cols, off), signals.bucket)
+    return dedup(_fire(sig, baselines, tz or baselines.tz, cols, off), signals.bucket)
 
 
 def backtest(
@@ -85,140 +107,207 @@ def backtest(
     step: timedelta = timedelta(minutes=5), tz: str | None = None, hub_offline: np.ndarray | None = None,
 ) -> list[PatternAlert]:
     """Evaluate at every ``step`` in [start, end); one alert per home and rule per episode."""
+    return dedup(hits(signals, baselines, start, end, step, tz, hub_offline), step)
+
+
+def hits(
+    signals: Signals, baselines: Baselines, start: datetime, end: datetime,
+    step: timedelta = timedelta(minutes=5), tz: str | None = None, hub_offline: np.ndarray | None = None,
+) -> list[PatternAlert]:
+    """Every (home, rule) that holds at each ``step`` in [start, end), before episodes are made."""
     every = max(1, int(step / signals.bucket))
     first, last = max(0, signals.index_of(start) - 1), min(signals.n_buckets, signals.index_of(end))
     cols = np.arange(first, last, every)
-    return _dedup(_fire(signals, baselines, tz or baselines.tz, cols, hub_offline), step)
+    return _fire(signals, baselines, tz or baselines.tz, cols, hub_offline)
 
 
-def _dedup(fired: list[PatternAlert], step: timedelta) -> list[PatternAlert]:
+def dedup(fired: list[PatternAlert], step: timedelta, gap: timedelta = EPISODE_GAP) -> list[PatternAlert]:
+    """One alert per episode: a hit starts one when its rule had not held for ``gap``."""
     out: list[PatternAlert] = []
     last_seen: dict[tuple[str, str], datetime] = {}
     for a in sorted(fired, key=lambda a: (a.home_id, a.rule, a.at)):
         key = (a.home_id, a.rule)
         prev = last_seen.get(key)
-        if prev is None or a.at - prev > EPISODE_GAP + step:
+        if prev is None or a.at - prev > gap + step:
             out.append(a)
         last_seen[key] = a.at
     return sorted(out, key=lambda a: (a.at, a.home_id, a.rule))
 
 
-def _fire(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None
-          ) -> list[PatternAlert]:
-    """Every (home, rule) that holds at each bucket in ``cols``, as alerts."""
-    if base.home_ids != sig.home_ids:
-        raise ValueError("baselines and signals must list the same homes in the same order")
+@dataclass(frozen=True)
+class Context:
+    """What every pattern rule looks at, for each home (rows) and evaluation bucket (columns)."""
+
+    sig: Signals
+    base: Baselines
+    clk: Clock
+    cols: np.ndarray  # (C,) the buckets evaluated
+    off: np.ndarray  # (H, B) hub offline
+    last_at: np.ndarray  # (H, C) the bucket last heard in, -1 if none yet
+    quiet_min: np.ndarray  # (H, C) minutes since
+    then: np.ndarray  # (H, C, signals) that bucket's counts
+    resting: np.ndarray  # (H, C) it was sitting down or getting into bed
+    went_out: np.ndarray  # (H, C) it was the front door
+    wake_seen: np.ndarray  # (H, D) the bucket getting up was seen in, per local day
+    bed_seen: np.ndarray  # (H, D)
+
+    @property
+    def heard(self) -> np.ndarray:
+        return self.last_at >= 0
+
+    @property
+    def seen_today(self) -> np.ndarray:
+        return self.wake_seen[:, self.clk.day[self.cols]]
+
+
+Finding = tuple[np.ndarray, np.ndarray | None]  # where a rule holds (H, C), and what its reason needs
+
+
+def _context(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None) -> Context:
     clk = clock(sig, tz)
-    bm = clk.bucket_min
     active = sig.activity()
     off = sig.offline() if hub_offline is None else sig.offline() | hub_offline
-    off_cum = np.zeros((off.shape[0], off.shape[1] + 1), np.int32)
-    np.cumsum(off, axis=1, out=off_cum[:, 1:])
     # An outage counts as activity: what we could not hear is not silence.
     last, quiet = quiet_spells(active | off)
-    lastc = np.maximum(last, 0)
-    quiet_min = (quiet[:, cols] * bm).astype(np.float64)
-    last_at = lastc[:, cols]
-    went_out = sig.counts[:, :, DOOR_OPEN][np.arange(len(sig.home_ids))[:, None], last_at] > 0
-    room_then = np.take_along_axis(last_room(sig), last_at, axis=1)  # (H, C) STAY_ROOMS index or -1
-    hour, minute, day = clk.hour[cols], clk.minute[cols], clk.day[cols]
-    away = went_out & (quiet_min > AWAY_AFTER_DOOR_MIN)
-    masks: dict[str, np.ndarray] = {}
-    extra: dict[str, np.ndarray] = {}
+    last_at = last[:, cols]
+    rows = np.arange(len(sig.home_ids))[:, None]
+    then = sig.counts[rows, np.maximum(last_at, 0)]
+    # Came in and sat down (or went to bed) in the same few minutes: resting at home, not out.
+    resting = (then[:, :, SEAT] > 0) | (then[:, :, BED_IN] > 0)
+    sus = sustained(active)
+    wake_seen, bed_seen = day_marks(up_signs(sig, sus), clk, sus, bed_stays(sig))
+    return Context(sig, base, clk, cols, off, last_at, (quiet[:, cols] * clk.bucket_min).astype(np.float64),
+                   then, resting, (then[:, :, DOOR_OPEN] > 0) & ~resting, wake_seen, bed_seen)
 
-    wake_seen, bed_seen = day_marks(sustained(active), clk)
-    seen_today = wake_seen[:, day]
 
-    # no_activity: quieter than ever seen at this hour (plus a margin), in a usually active hour,
-    # once they had been up today (before that, or until the afternoon, not_up speaks for it).
-    # Outings are few in a month, so the longest one at any hour is the yardstick for being out.
+def no_activity(x: Context) -> Finding:
+    """Quieter than usual for a spell that began at this hour (plus a margin), in a usually active
+    hour, once they had been up today (before that, not_up speaks for it). A spell keeps the limit
+    of the hour it began in, so one spell is one alert. Outings are few in a month, so the longest
+    one is the yardstick for being out."""
+    base, hour, minute = x.base, x.clk.hour[x.cols], x.clk.minute[x.cols]
     longest_out = base.gap_out.max(axis=1)[:, None]
-    limit = np.where(went_out, longest_out + OUT_MARGIN, base.gap_in[:, hour] + NO_ACTIVITY_MARGIN)
-    limit = np.maximum(limit, NO_ACTIVITY_MIN)
+    began = x.clk.hour[np.maximum(x.last_at, 0)]
+    usual = np.where(x.resting, base.gap_rest[:, None], np.take_along_axis(base.gap_in, began, axis=1))
+    at_home = np.maximum(usual + np.maximum(NO_ACTIVITY_MARGIN, NO_ACTIVITY_SHARE * usual),
+                         np.where(x.resting, REST_MIN, 0))
+    limit = np.maximum(np.where(x.went_out, longest_out + OUT_MARGIN, at_home), NO_ACTIVITY_MIN)
     usual_active = base.active_by_hour[:, hour] >= ACTIVE_HOUR_SHARE
-    was_up = ((seen_today >= 0) & (last_at >= seen_today)) | (minute >= WAKE_SEARCH[1])
-    masks["no_activity"] = (quiet_min > limit) & usual_active & (last_at >= 0) & was_up
-    extra["no_activity"] = limit
+    seen = x.seen_today
+    was_up = ((seen >= 0) & (x.last_at >= seen)) | (minute >= WAKE_SEARCH[1])
+    return (x.quiet_min > limit) & usual_active & x.heard & was_up, limit
 
-    # not_up: not seen up and about by the usual latest wake-up plus a margin, and not moving
-    # about just now (someone who has just got up is not seen as up for a while).
-    due = base.wake_p90[:, None] + NOT_UP_MARGIN
-    morning = np.searchsorted(clk.key, day * 1440.0 + WAKE_SEARCH[0])
-    outage = off_cum[:, cols + 1] - off_cum[:, morning] > 0
-    not_yet = (seen_today < 0) | (seen_today > cols[None, :])
-    still = quiet_min >= NOT_UP_STILL_MIN
-    masks["not_up"] = (minute >= due) & (minute < WAKE_SEARCH[1]) & not_yet & still & ~outage & (morning > 0)
 
-    # door_at_night: the front door opened in the usual night, when it is not usually used then.
+def not_up(x: Context) -> Finding:
+    """No sign of being up (sustained activity, the front door, the kitchen, the chair) by the usual
+    latest wake-up plus a margin that grows with how much the wake time varies, and not moving
+    about just now. However late the usual, it is due by NOT_UP_LATEST."""
+    cols, minute, day = x.cols, x.clk.minute[x.cols], x.clk.day[x.cols]
+    due = not_up_due(x.base)[:, None]
+    morning = np.searchsorted(x.clk.key, day * 1440.0 + WAKE_SEARCH[0])
+    m0 = int(min(morning.min(), cols.min()))  # outages only matter since this morning
+    off_cum = np.zeros((x.off.shape[0], x.off.shape[1] - m0 + 1), np.int32)
+    np.cumsum(x.off[:, m0:], axis=1, out=off_cum[:, 1:])
+    outage = off_cum[:, cols + 1 - m0] - off_cum[:, morning - m0] > 0
+    seen = x.seen_today
+    not_yet = (seen < 0) | (seen > cols[None, :])
+    still = x.quiet_min >= NOT_UP_STILL_MIN
+    # A home never heard (not installed yet, or not reporting) says nothing about anyone getting up.
+    return (minute >= due) & (minute < WAKE_SEARCH[1]) & not_yet & still & ~outage & (morning > 0) & x.heard, None
+
+
+def door_at_night(x: Context) -> Finding:
+    """The front door opened in the usual night, at an hour of the night (or next to one) it is not
+    usually used in."""
+    base, hour, minute = x.base, x.clk.hour[x.cols], x.clk.minute[x.cols]
     night = at_night(minute[None, :], base.bed_median[:, None], base.wake_p10[:, None])
-    unusual = (base.door_night_share < DOOR_NIGHT_USUAL)[:, None]
-    masks["door_at_night"] = (sig.counts[:, cols, DOOR_OPEN] > 0) & night & unusual
+    near = np.maximum(np.maximum(base.door_by_hour[:, hour], base.door_by_hour[:, (hour + 1) % 24]),
+                      base.door_by_hour[:, (hour - 1) % 24])
+    return (x.sig.counts[:, x.cols, DOOR_OPEN] > 0) & night & (near < DOOR_HOUR_USUAL), None
 
-    # night_bathroom_increase: the last VISIT_NIGHTS whole nights all well above the usual rate.
-    visits = night_visits(bathroom_visit_starts(sig), wake_seen, bed_seen, clk, base.bed_median, base.wake_p10)
-    last_night = day - np.where(minute >= 720, 1, 2)  # a night is over by noon the next day
+
+def night_bathroom_increase(x: Context) -> Finding:
+    """The last VISIT_NIGHTS whole nights all well above the usual rate."""
+    base, minute, day = x.base, x.clk.minute[x.cols], x.clk.day[x.cols]
+    visits = night_visits(bathroom_visit_starts(x.sig), x.wake_seen, x.bed_seen, x.clk, base.bed_median, base.wake_p10)
+    # A night is over by noon the next day (the bucket ending at noon counts).
+    last_night = day - np.where(minute >= 720 - x.clk.bucket_min, 1, 2)
     nights = last_night[:, None] - np.arange(VISIT_NIGHTS)[None, :]  # (C, N)
     counted = np.where(nights >= 0, visits[:, np.maximum(nights, 0)], np.nan)  # (H, C, N)
     mean, sd = base.night_visits_mean[:, None, None], base.night_visits_sd[:, None, None]
     # Every night well up on the usual, and the nights together far outside the usual spread.
     each_high = np.all(counted >= np.maximum(VISIT_FACTOR * mean, VISIT_FLOOR), axis=2)
-    masks["night_bathroom_increase"] = each_high & (counted.mean(axis=2) >= (mean + VISIT_SDS * sd)[:, :, 0])
-    extra["night_bathroom_increase"] = counted
+    return each_high & (counted.mean(axis=2) >= (mean + VISIT_SDS * sd)[:, :, 0]), counted
 
-    # long_stay: last seen in one room (bathroom, kitchen), nothing since, for longer than ever seen.
-    stay_limits = np.maximum(base.stay_max + STAY_MARGIN, STAY_MIN)  # (H, R)
+
+def long_stay(x: Context) -> Finding:
+    """Last seen in one room (bathroom, kitchen), nothing since, for longer than usual there."""
+    room_then = last_room(x.then)  # (H, C) STAY_ROOMS index or -1
+    stay_limits = np.maximum(x.base.stay_max + STAY_MARGIN, STAY_MIN)  # (H, R)
     limit_now = np.take_along_axis(stay_limits, np.maximum(room_then, 0), axis=1)
-    masks["long_stay"] = (room_then >= 0) & (quiet_min > limit_now) & (last_at >= 0)
-    extra["long_stay"] = room_then
+    return (room_then >= 0) & (x.quiet_min > limit_now) & x.heard, room_then
 
-    # cold_home: the latest temperature below COLD_C for COLD_FOR_MIN, with someone at home.
-    temp = sig.temperature_c()
-    idx = np.arange(sig.n_buckets)
+
+def cold_home(x: Context) -> Finding:
+    """The latest temperature below COLD_C for COLD_FOR_MIN, with someone at home. Looked at over
+    the last COLD_LOOKBACK only: a cold spell longer than that is reported as that long."""
+    sig, cols, bm = x.sig, x.cols, x.clk.bucket_min
+    t0 = max(0, int(cols[0]) - int(COLD_LOOKBACK / sig.bucket))
+    temp = Signals(sig.home_ids, sig.time_of(t0), sig.bucket, sig.counts[:, t0:]).temperature_c()
+    idx = np.arange(temp.shape[1])
     t_last = np.maximum.accumulate(np.where(np.isnan(temp), -1, idx), axis=1)
     current = np.where(t_last >= 0, np.take_along_axis(temp, np.maximum(t_last, 0), axis=1), np.nan)
     current[(idx - t_last) * bm > TEMP_STALE_MIN] = np.nan
-    cold = current < COLD_C
-    cold_since = np.maximum.accumulate(np.where(cold, -1, idx), axis=1)
-    cold_min = ((idx - cold_since) * bm)[:, cols]
-    masks["cold_home"] = (cold_min >= COLD_FOR_MIN) & ~away
-    extra["cold_home"] = np.stack([current[:, cols], cold_min], axis=2)
+    cold_since = np.maximum.accumulate(np.where(current < COLD_C, -1, idx), axis=1)
+    cold_min = ((idx - cold_since) * bm)[:, cols - t0]
+    away = x.went_out & (x.quiet_min > AWAY_AFTER_DOOR_MIN)
+    return (cold_min >= COLD_FOR_MIN) & ~away, np.stack([current[:, cols - t0], cold_min], axis=2)
 
-    # Silence an outage explains is not a concern; neither is anything while the hub is offline.
-    silent = off[:, cols]
-    for rule in ACTIVITY_RULES:
-        masks[rule] &= ~silent
-    masks["door_at_night"] &= ~silent
 
+def _fire(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None
+          ) -> list[PatternAlert]:
+    """Every (home, rule) that holds at each bucket in ``cols``, as alerts."""
+    from .rules import PATTERN_RULES  # the table names these functions: imported here, not at the top
+
+    if base.home_ids != sig.home_ids:
+        raise ValueError("baselines and signals must list the same homes in the same order")
+    x = _context(sig, base, tz, cols, hub_offline)
+    silent = x.off[:, cols]
     alerts = []
-    for rule in RULES:
-        for h, c in zip(*np.nonzero(masks[rule])):
-            alerts.append(_alert(rule, int(h), int(c), sig, base, tz, cols, quiet_min, extra))
+    for rule in PATTERN_RULES:
+        mask, extra = rule.mask(x)
+        if rule.needs_hub:
+            # Silence an outage explains is not a concern; neither is anything while the hub is offline.
+            mask &= ~silent
+        for h, c in zip(*np.nonzero(mask)):
+            alerts.append(_alert(rule.key, int(h), int(c), sig, base, tz, cols, x.quiet_min, extra))
     return alerts
 
 
 def _alert(rule: str, h: int, c: int, sig: Signals, base: Baselines, tz: str, cols: np.ndarray,
-           quiet_min: np.ndarray, extra: dict[str, np.ndarray]) -> PatternAlert:
+           quiet_min: np.ndarray, extra: np.ndarray | None) -> PatternAlert:
     at = sig.time_of(int(cols[c]) + 1)
     now = local_time_text(at, tz)
     quiet = float(quiet_min[h, c])
     since = local_time_text(at - timedelta(minutes=quiet), tz)
     detail: dict[str, Any] = {"baseline_learned": bool(base.learned[h])}
     if rule == "no_activity":
-        limit = float(extra[rule][h, c])
-        reason = (f"no activity since {since} ({duration_text(quiet)}); at this time of day the home "
-                  f"is not usually quiet for more than {duration_text(limit)}")
+        limit = float(extra[h, c])
+        reason = (f"no activity since {since} ({duration_text(quiet)}); a quiet spell beginning at that "
+                  f"time of day does not usually last more than {duration_text(limit)}")
         detail |= {"quiet_minutes": quiet, "limit_minutes": limit}
     elif rule == "not_up":
-        due = base.wake_p90[h] + NOT_UP_MARGIN
-        reason = f"usually up by {hhmm(base.wake_p90[h])}; no activity by {hhmm(due)} (now {now})"
-        detail |= {"usual_up_by": hhmm(base.wake_p90[h]), "due": hhmm(due)}
+        due = float(not_up_due(base)[h])
+        reason = f"usually up by {hhmm(base.wake_p90[h])}; no sign of being up by {hhmm(due)} (now {now})"
+        detail |= {"usual_up_by": hhmm(base.wake_p90[h]), "usual_wake": hhmm(base.wake_median[h]), "due": hhmm(due)}
     elif rule == "door_at_night":
+        hours = usual_hours_text(base.door_by_hour[h])
+        usual = "never used at night" if hours == "none" else f"usually used at night only around {hours}"
         reason = (f"front door opened at {now} during the usual night "
-                  f"({hhmm(base.bed_median[h] + 30)}-{hhmm(base.wake_p10[h] - 15)}); "
-                  f"usually used on {base.door_night_share[h]:.0%} of nights")
-        detail |= {"usual_night_door_share": float(base.door_night_share[h])}
+                  f"({hhmm(base.bed_median[h] + 30)}-{hhmm(base.wake_p10[h] - 15)}); {usual}")
+        detail |= {"usual_night_door_share": float(base.door_night_share[h]), "usual_night_door_hours": hours}
     elif rule == "night_bathroom_increase":
-        counts = [int(v) for v in extra[rule][h, c][::-1]]
+        counts = [int(v) for v in extra[h, c][::-1]]
         mean, sd = float(base.night_visits_mean[h]), float(base.night_visits_sd[h])
         each, average = max(VISIT_FACTOR * mean, VISIT_FLOOR), mean + VISIT_SDS * sd
         reason = (f"night bathroom visits {', '.join(map(str, counts))} over the last {VISIT_NIGHTS} nights; "
@@ -226,14 +315,14 @@ def _alert(rule: str, h: int, c: int, sig: Signals, base: Baselines, tz: str, co
                   f"and {average:.1f}+ on average)")
         detail |= {"visits": counts, "usual_mean": mean, "usual_sd": sd, "each_night": each, "average": average}
     elif rule == "long_stay":
-        r = int(extra[rule][h, c])
+        r = int(extra[h, c])
         room, usual = STAY_ROOMS[r][0], float(base.stay_max[h, r])
         limit = max(usual + STAY_MARGIN, float(STAY_MIN[r]))
         reason = (f"last movement in the {room} at {since}, nothing since ({duration_text(quiet)}); "
                   f"usually at most {duration_text(usual)} there")
         detail |= {"room": room, "quiet_minutes": quiet, "limit_minutes": limit}
     else:
-        temp, minutes = (float(x) for x in extra[rule][h, c])
+        temp, minutes = (float(x) for x in extra[h, c])
         reason = (f"indoor temperature {temp:.1f} °C, below {COLD_C:.0f} °C for {duration_text(minutes)} "
                   f"while someone is at home")
         detail |= {"temperature_c": temp, "cold_minutes": minutes, "threshold_c": COLD_C}

@@ -25,11 +25,12 @@ from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.episodes import new_episodes
 from tecwatch.alerts.health import health_hits
 from tecwatch.alerts.partition import Membership
-from tecwatch.alerts.patterns import ACTIVITY_RULES, EPISODE_GAP, LOOKBACK, evaluate
+from tecwatch.alerts.patterns import EPISODE_GAP, LOOKBACK, PERSON_RULES, evaluate
+from tecwatch.alerts.rules import ACTIVITY_RULES
 from tecwatch.alerts.history import FoldCounts, assemble, fold_stored
 from tecwatch.alerts.signalcache import DayCache
 from tecwatch.alerts.summaries import save_summaries
-from tecwatch.alerts.signals import Signals, align, empty
+from tecwatch.alerts.signals import Fitted, Signals, align, empty
 from tecwatch.devices import Reading
 from tecwatch.store import TimeSeriesStore
 from tecwatch.store.base import DeviceLastSeen
@@ -64,6 +65,7 @@ class RuleRunner:
         self._signals: Signals | None = None
         self._baselines: Baselines | None = None
         self._states: list[Reading] | None = None  # state sensors' recent readings, for the next top-up
+        self._devices: dict[tuple[str, str], Fitted] | None = None  # rooms and roles, read at each learning
         self.last_sources: FoldCounts | None = None  # where the last learning's days came from
 
     # -- jobs --------------------------------------------------------------------------------
@@ -93,8 +95,10 @@ class RuleRunner:
         today = now.astimezone(timezone.utc).date()
         first = today - timedelta(days=LEARN_DAYS)
         live = self._signals
-        history, sources = assemble(self._store, homes, first, LEARN_DAYS, today, BUCKET, self._cache, live)
-        self._baselines = learn(history, tz=self._settings.timezone, days=LEARN_DAYS)
+        fitted = self._devices = self._fitted()
+        history, sources = assemble(self._store, homes, first, LEARN_DAYS, today, BUCKET, self._cache, live, fitted)
+        self._baselines = learn(history, tz=self._settings.timezone, days=LEARN_DAYS,
+                                alerted=self._alerted(history))
         # The rolling window for the minute passes: the end of history, then today so far.
         midnight = datetime.combine(today, time(), tzinfo=timezone.utc)
         rolling = empty(homes, align(now - LOOKBACK - BUCKET, BUCKET), align(now, BUCKET) + BUCKET, BUCKET)
@@ -102,7 +106,7 @@ class RuleRunner:
         if live is not None and live.home_ids == homes and live.start <= midnight:
             _copy_overlap(live.window(midnight, live.end), rolling)  # the minute passes keep it current
         else:
-            todays, self._states, read = fold_stored(self._store, homes, midnight, rolling.end, BUCKET)
+            todays, self._states, read = fold_stored(self._store, homes, midnight, rolling.end, BUCKET, fitted=fitted)
             _copy_overlap(todays, rolling)
             sources.readings += len(read)
         self._signals = rolling
@@ -148,9 +152,32 @@ class RuleRunner:
         fresh = empty(old.home_ids, align(now - LOOKBACK - BUCKET, BUCKET), align(now, BUCKET) + BUCKET, BUCKET)
         _copy_overlap(old, fresh)
         since = align(now - RESCAN, BUCKET)
-        recent, self._states, _ = fold_stored(self._store, old.home_ids, since, fresh.end, BUCKET, self._states)
+        recent, self._states, _ = fold_stored(self._store, old.home_ids, since, fresh.end, BUCKET, self._states,
+                                              self._devices)
         _copy_overlap(recent, fresh)
         return fresh
+
+    def _fitted(self) -> dict[tuple[str, str], Fitted]:
+        """Each device's room and role as enrolled: a fridge contact is not the front door."""
+        with Session(self._registry) as s:
+            rows = s.execute(select(Device.home_id, Device.device_id, Device.room, Device.role)
+                             .where(Device.removed_at.is_(None)))
+            return {(h, d): Fitted(room, role.value if role is not None else None) for h, d, room, role in rows}
+
+    def _alerted(self, history: Signals) -> np.ndarray:
+        """(homes, buckets) of ``history``: where an alert about the person was raised on a
+        learned routine. Those days are not learned from (an unusual day must not become usual)."""
+        out = np.zeros((len(history.home_ids), history.n_buckets), bool)
+        row = {h: i for i, h in enumerate(history.home_ids)}
+        with Session(self._registry) as s:
+            found = s.execute(select(Alert.home_id, Alert.occurred_at, Alert.detail).where(
+                Alert.rule.in_(PERSON_RULES), Alert.occurred_at >= history.start, Alert.occurred_at < history.end))
+            for home_id, at, detail in found:
+                at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+                b = history.index_of(at)
+                if home_id in row and 0 <= b < history.n_buckets and (detail or {}).get("baseline_learned"):
+                    out[row[home_id], b] = True
+        return out
 
     def _open_hub_outages(self) -> set[str]:
         with Session(self._registry) as s:

@@ -7,33 +7,59 @@ every stored reading, whatever it says, so a fold can be checked against the sto
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from tecwatch.devices import Reading
+from tecwatch.registry.vocab import FRONT_DOOR_ROLES
 
 # The activity signals come first and together (the rules read them as a run of planes).
 MOTION_ANY, DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT = 0, 1, 2, 3, 4, 5
 MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, TEMP_MIN, OFFLINE, READINGS = 6, 7, 8, 9, 10, 11
+SEAT = 12  # someone sat down in a chair or seat (getting up from one is counted as motion)
 SIGNAL_NAMES: tuple[str, ...] = (
     "motion_any", "door_open", "bed_out", "bed_in", "kettle", "pendant",
-    "motion_bathroom", "motion_bedroom", "motion_kitchen", "temp_min", "offline", "readings",
+    "motion_bathroom", "motion_bedroom", "motion_kitchen", "temp_min", "offline", "readings", "seat",
 )
 N_SIGNALS = len(SIGNAL_NAMES)
-# Signals that mean someone is moving about in the home.
-ACTIVITY_SIGNALS: tuple[int, ...] = (MOTION_ANY, DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT)
+# Signals that mean someone is moving about in the home. DOOR_OPEN is the front door only;
+# KETTLE is the kettle or another appliance, fridge, cupboard or inner door used.
+ACTIVITY_SIGNALS: tuple[int, ...] = (MOTION_ANY, DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT, SEAT)
 
 TEMP_NONE = np.iinfo(np.uint16).max  # no temperature reading in the bucket
 TEMP_OFFSET_C = 50.0  # stored as round((celsius + 50) * 10) so that frost fits an unsigned int
 KETTLE_MIN_W = 20.0
 DEFAULT_BUCKET = timedelta(minutes=5)
-# Sensors whose readings are a state (in bed, hub online) rather than an event.
-STATE_TYPES: tuple[str, ...] = ("bed", "gateway")
+# Sensors whose readings are a state (in bed, in the chair, hub online) rather than an event.
+STATE_TYPES: tuple[str, ...] = ("bed", "chair", "gateway")
 # How far back to look for the state a state sensor was in: beds check in daily.
 STATE_LOOKBACK = timedelta(hours=36)
-_ROOM_SIGNAL = {"bathroom": MOTION_BATHROOM, "bedroom": MOTION_BEDROOM, "kitchen": MOTION_KITCHEN}
+# Rooms (controlled-list names, see registry.vocab.Room) with a motion plane of their own.
+_ROOM_SIGNAL = {"bathroom": MOTION_BATHROOM, "toilet": MOTION_BATHROOM, "bedroom": MOTION_BEDROOM,
+                "kitchen": MOTION_KITCHEN}
+# Without a role from the registry, a contact in one of these rooms is not the front door.
+_INNER_ROOMS = frozenset({"kitchen", "bathroom", "toilet", "bedroom", "second_bedroom", "utility", "dining_room"})
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Where a device is fitted and what to, as the registry has it (None: not recorded)."""
+
+    room: str | None = None
+    role: str | None = None  # a ContactRole value, for contact sensors
+
+
+def room_key(text: str | None) -> str:
+    """A room name as the controlled list spells it: "Dining room" and "dining-room" are dining_room."""
+    return (text or "").strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def is_front_door(fitted: Fitted | None, room: str | None) -> bool:
+    if fitted is not None and fitted.role:
+        return fitted.role in FRONT_DOOR_ROLES
+    return room_key(room) not in _INNER_ROOMS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -104,8 +130,12 @@ def signals_from_readings(
     start: datetime,
     end: datetime,
     bucket: timedelta = DEFAULT_BUCKET,
+    fitted: Mapping[tuple[str, str], Fitted] | None = None,
 ) -> Signals:
     """Fold readings of the given homes with start <= ts < end into a Signals array.
+
+    ``fitted``: each (home, device)'s room and role from the registry; a reading's own room is
+    used where the registry has none.
 
     Check-ins repeat a device's state, so bed and gateway status count only when the state
     changes. A state sensor's reading from before ``start`` (see ``STATE_TYPES``) sets the state
@@ -129,7 +159,7 @@ def signals_from_readings(
                 stateful.append(r)
             continue
         every.append(h * out.n_buckets + b)
-        for kind in _kinds(r):
+        for kind in _kinds(r, None if fitted is None else fitted.get((r.home_id, r.device_id))):
             homes.append(h)
             buckets.append(b)
             kinds.append(kind)
@@ -157,14 +187,22 @@ def signals_from_readings(
     return out
 
 
-def _kinds(r: Reading) -> list[int]:
+def _kinds_moved(room: str | None) -> list[int]:
+    here = _ROOM_SIGNAL.get(room_key(room))
+    return [MOTION_ANY] if here is None else [MOTION_ANY, here]
+
+
+def _kinds(r: Reading, fitted: Fitted | None) -> list[int]:
     """The stateless signals one reading counts towards."""
     v = r.values
+    room = fitted.room if fitted is not None and fitted.room else r.room
+    moved = _kinds_moved(room)
     if r.device_type == "motion" and v.get("occupancy") is True:
-        room = _ROOM_SIGNAL.get(r.room or "")
-        return [MOTION_ANY] if room is None else [MOTION_ANY, room]
+        return moved
     if r.device_type == "door" and v.get("contact") is False:  # a closed-door check-in is no activity
-        return [DOOR_OPEN]
+        # A fridge, cupboard or inner door: someone is about, but a contact does not say they
+        # stayed in the room, so it counts like an appliance used, not as motion there.
+        return [DOOR_OPEN] if is_front_door(fitted, room) else [KETTLE]
     if r.device_type == "plug" and isinstance(v.get("power"), (int, float)) and v["power"] >= KETTLE_MIN_W:
         return [KETTLE]
     if r.device_type == "pendant" and "action" in v:  # a check-in carries no action
@@ -176,19 +214,23 @@ def _state_changes(
     stateful: list[Reading], row: dict[str, int], out: Signals,
     homes: list[int], buckets: list[int], kinds: list[int],
 ) -> list[tuple[int, int, int]]:
-    """Append bed state changes to the index lists; return the hub's offline bucket ranges."""
+    """Append bed and chair state changes to the index lists; return the hub's offline bucket ranges."""
     last: dict[tuple[str, str], object] = {}
     went_offline: dict[int, int] = {}
     ranges: list[tuple[int, int, int]] = []
     for r in sorted(stateful, key=lambda r: r.ts):
         h, b = row[r.home_id], max(0, out.index_of(r.ts))  # a state from before the range holds at its start
-        if r.device_type == "bed":
+        if r.device_type in ("bed", "chair"):
             state = r.values.get("occupancy")
             key = (r.home_id, r.device_id)
             if key in last and last[key] != state and isinstance(state, bool) and r.ts >= out.start:
-                homes.append(h)
-                buckets.append(b)
-                kinds.append(BED_IN if state else BED_OUT)
+                if r.device_type == "bed":
+                    changed = [BED_IN if state else BED_OUT]
+                else:
+                    changed = [SEAT] if state else _kinds_moved(r.room)
+                homes += [h] * len(changed)
+                buckets += [b] * len(changed)
+                kinds += changed
             last[key] = state
         elif r.values.get("status") == "offline":
             went_offline.setdefault(h, b)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, case, distinct, func, or_, select, union
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts.rules import DEVICE_HEALTH_RULES
 from tecwatch.api.disclosure import Count, Figure
 from tecwatch.api.reporting import (
     UNKNOWN, between, checked, cuts, end_of, in_district, month_periods, raised_in, ratio, spans,
@@ -21,7 +22,6 @@ from tecwatch.registry.models import (
 )
 
 GATEWAY = "gateway"
-DEVICE_HEALTH_RULES = ("device_silent", "low_battery", "hub_offline")
 ACK_TARGETS_S = (60, 180)
 BETWEEN_TARGETS = "60s_to_180s"
 STILL_AT_HOME_DAYS = (91, 365)

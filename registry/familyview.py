@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts.baseline import DEFAULT_ACTIVE_HOURS, DEFAULT_WAKE, WAKE_SEARCH, hhmm
-from tecwatch.alerts.lifecycle import RULE_TITLES
-from tecwatch.alerts.patterns import NOT_UP_MARGIN
+from tecwatch.alerts.patterns import due_from
+from tecwatch.alerts.rules import title
 from tecwatch.registry.homeview import ActivityHour, activity_by_hour, home_detail
 from tecwatch.store import TimeSeriesStore
 from tecwatch.registry.models import OPEN_STATES, Alert, Home, HomeBaseline, Resident
@@ -96,6 +96,8 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     first_name = resident.name.split()[0] if resident.name else "They"
     base = session.get(HomeBaseline, resident.home_id)
     up_by = base.up_by_min if base is not None else DEFAULT_WAKE
+    # When the not_up rule itself would call it a worry (the same function it uses).
+    due = float(due_from(up_by, base.wake_median_min if base is not None else DEFAULT_WAKE))
     active_share = (base.active_by_hour if base is not None else
                     {str(h): 1.0 if DEFAULT_ACTIVE_HOURS[0] <= h < DEFAULT_ACTIVE_HOURS[1] else 0.0 for h in range(24)})
 
@@ -109,7 +111,7 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     concerns: list[str] = []
     if up_since is not None:
         today = f"Up and about since {up_since.astimezone(zone):%H:%M} (usually up by {hhmm(up_by)})."
-    elif local_now >= morning and minute_now > up_by + NOT_UP_MARGIN:
+    elif local_now >= morning and minute_now > due:
         today = f"No sign of getting up yet today; usually up by {hhmm(up_by)}."
         concerns.append(today)
     else:
@@ -136,7 +138,7 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     return Status(
         resident_id=resident.id, name=resident.name, home_id=resident.home_id, level=level, headline=headline,
         last_activity=last, today=today, routine_learned=bool(base is not None and base.learned),
-        open_alerts=[AlertBrief(id=a.id, title=RULE_TITLES.get(a.rule, a.rule.replace("_", " ")), state=a.state.value,
+        open_alerts=[AlertBrief(id=a.id, title=title(a.rule), state=a.state.value,
                                 raised_at=a.raised_at, acknowledged_by=a.acknowledged_by) for a in alerts],
         device_problems=problems, activity=activity_by_hour(store, resident.home_id, 7, now),
     )

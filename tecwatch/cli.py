@@ -179,7 +179,8 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
         bar.close()
         store.close()
     for a in alerts:
-        print(f"{a.at:%Y-%m-%d %H:%M} UTC  {a.home_id:10} {a.rule:24} {a.reason}")
+        used = "learned " if a.detail.get("baseline_learned") else "defaults"
+        print(f"{a.at:%Y-%m-%d %H:%M} UTC  {a.home_id:10} {a.rule:24} [{used}] {a.reason}")
     counts = {r: sum(a.rule == r for a in alerts) for r in sorted({a.rule for a in alerts})}
     print(f"{len(alerts)} alerts for {len(homes)} homes from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
           + (": " + ", ".join(f"{r}={n}" for r, n in counts.items()) if counts else ""))
@@ -213,6 +214,24 @@ def _add_sim_args(p: argparse.ArgumentParser, homes: int) -> None:
     p.add_argument("--scenario", action="append", default=[], metavar="KIND:HOME[@[dN][T]HH:MM][+DURATION]",
                    help="inject a scenario, e.g. fall:home-3@08:30 or cold_home:home-1@d2T18:00+6h (repeatable)")
     p.add_argument("--truth", type=Path, default=None, help="write the injected scenarios (ground truth) as JSON")
+
+
+def _cmd_baseline(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from tecwatch.alerts.backtest import baseline_in_words
+    from tecwatch.store import open_store
+
+    store = open_store(settings.store)
+    try:
+        lines = baseline_in_words(store, args.home, datetime.now(timezone.utc), tz=settings.alerts.timezone)
+    except ValueError as err:
+        print(f"tecwatch baseline: {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print("\n".join(lines))
+    return 0
 
 
 def _cmd_devices(_settings: Settings, _args: argparse.Namespace) -> int:
@@ -272,9 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--from", dest="start", required=True, help="ISO 8601 start (UTC unless an offset is given)")
     bt.add_argument("--to", dest="end", required=True, help="ISO 8601 end")
     bt.add_argument("--rule", action="append", default=[], help="only this rule (repeatable)")
-    bt.add_argument("--learn-days", type=int, default=28, help="days before --from to learn baselines from")
+    bt.add_argument("--learn-days", type=int, default=28, help="days learned from, relearned each night as the service does")
     bt.add_argument("--no-progress", action="store_true")
     bt.set_defaults(fn=_cmd_backtest)
+    bl = sub.add_parser("baseline", help="print a home's learned routine in words")
+    bl.add_argument("home", help="the home id")
+    bl.set_defaults(fn=_cmd_baseline)
     sub.add_parser("api", help="run the HTTP API (TECWATCH_API__HOST/__PORT)").set_defaults(fn=_cmd_api)
     sub.add_parser("alerts", help="run the alert engine: scheduled rules, escalation, notifications"
                    ).set_defaults(fn=_cmd_alerts)
