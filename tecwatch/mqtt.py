@@ -13,6 +13,20 @@ from tecwatch.settings import BrokerSettings
 from tecwatch.supervise import Supervisor
 
 
+def disconnect_and_stop(client: mqtt.Client) -> None:
+    """Disconnect and end paho's network thread. After a disconnect the thread may end by itself
+    and clear its handle between loop_stop's check and its join (paho raises AttributeError
+    then), so the thread is held here and joined whatever paho did."""
+    thread = client._thread  # noqa: SLF001 - paho's own network thread
+    client.disconnect()
+    try:
+        client.loop_stop()
+    except AttributeError:
+        pass  # it ended by itself, just now
+    if thread is not None and thread is not threading.current_thread():
+        thread.join()
+
+
 class BrokerConnection:
     """A paho client plus what it needs to (re)connect; ``connect_async`` + ``loop_start``."""
 
@@ -79,5 +93,4 @@ class BrokerConnection:
 
     def stop(self) -> None:
         self._stopped.set()
-        self.client.disconnect()
-        self.client.loop_stop()
+        disconnect_and_stop(self.client)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from tecwatch.mqtt import disconnect_and_stop
 from tecwatch.store import TimeSeriesStore
 from tecwatch.localservices import die_with_parent
 
@@ -88,8 +89,7 @@ class Publisher:
                 time.sleep(0.01)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        disconnect_and_stop(self.client)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:

@@ -32,6 +32,7 @@ from tecwatch.gateway.forwarder import Forwarder
 from tecwatch.gateway.outbox import Outbox
 from tecwatch.store.influx import InfluxStore
 from tecwatch.localservices import Influxd, Mosquitto
+from tecwatch.mqtt import disconnect_and_stop
 from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import Alert, ContactRoute, EscalationChain, EscalationStep, Notification, NotificationStatus, Responder, ResponderKind
 
@@ -93,8 +94,7 @@ class Hubs:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
-        self.client.disconnect()
-        self.client.loop_stop()
+        disconnect_and_stop(self.client)
         self.outbox.close()
 
 
