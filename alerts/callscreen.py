@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts.lifecycle import RULE_TITLES
 from tecwatch.registry import cards
 from tecwatch.registry.cards import CardContact, ResidentCard
-from tecwatch.registry.models import Alert, Device, Home, Resident
+from tecwatch.registry.models import Alert, Device, Home, Resident, Responder, ResponderKind
 from tecwatch.settings import CallScript
 from tecwatch.store import TimeSeriesStore
 
@@ -51,12 +51,21 @@ class AlertLine(BaseModel):
     postcode: str
 
 
+class Mobile(BaseModel):
+    """A mobile responder the centre can send (not one of the home's own contacts)."""
+
+    responder_id: int
+    name: str
+    phones: list[str]
+
+
 class CallScreen(BaseModel):
     home_id: str
     address: str
     postcode: str
     residents: list[ResidentCard]
     contacts: list[CardContact]  # the home's, in the order to call them
+    mobile: list[Mobile]
     access_info_recorded: bool
     device: DeviceInfo | None
     activity: list[HourCount]  # the last hours, oldest first
@@ -75,11 +84,15 @@ def call_screen(session: Session, store: TimeSeriesStore, alert_id: int, script:
     resident_ids = session.scalars(select(Resident.id).where(Resident.home_id == alert.home_id,
                                                              Resident.left_at.is_(None)).order_by(Resident.id)).all()
     residents = [cards.resident_card(session, rid, now=now) for rid in resident_ids]
+    contacts = residents[0].contacts if residents else []
+    mobile = [Mobile(responder_id=r.id, name=r.name, phones=r.phones) for r in session.scalars(
+        select(Responder).where(Responder.kind == ResponderKind.MOBILE, Responder.active.is_(True)).order_by(Responder.name))
+        if r.id not in {c.responder_id for c in contacts}]
     device = session.scalars(select(Device).where(Device.home_id == alert.home_id, Device.device_id == alert.device_id)
                              .order_by(Device.removed_at.is_not(None), Device.id.desc())).first() if alert.device_id else None
     return CallScreen(
         home_id=alert.home_id, address=home.address if home else "", postcode=home.postcode if home else "",
-        residents=residents, contacts=residents[0].contacts if residents else [],
+        residents=residents, contacts=contacts, mobile=mobile,
         access_info_recorded=any(r.access_info_recorded for r in residents),
         device=DeviceInfo(device_id=device.device_id, type=device.type, room=device.room,
                           role=device.role.value if device.role else None) if device else None,
@@ -109,6 +122,14 @@ def home_alerts(session: Session, home_id: str, *, limit: int = 100, leave_out: 
     if since is not None:
         q = q.where(Alert.raised_at >= since)
     return lines(session, session.scalars(q.order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)).all())
+
+
+def addresses(session: Session, home_ids: set[str]) -> dict[str, str]:
+    """Each home's address and postcode in one line, for the queue."""
+    if not home_ids:
+        return {}
+    return {h.id: ", ".join(p for p in (h.address.replace("\n", ", "), h.postcode) if p)
+            for h in session.scalars(select(Home).where(Home.id.in_(sorted(home_ids))))}
 
 
 def lines(session: Session, alerts: list[Alert]) -> list[AlertLine]:
