@@ -200,13 +200,13 @@ def alert_action(request: Request, alert_id: RowId, action: str, note: str = For
     actor = f"{who.username} ({who.role.value})"
     try:
         if action == "acknowledge":
-            done = service.acknowledge(_engine(request), alert_id, actor, note)
+            done = service.acknowledge(_engine(request), alert_id, actor, note, at=deps.now(request))
         elif action == "resolve":
             if outcome not in {o.value for o in Outcome}:
                 raise TransitionError("choose an outcome to resolve the alert")
-            done = service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note)
+            done = service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note, at=deps.now(request))
         elif action == "note" and note.strip():
-            done = service.note(_engine(request), alert_id, actor, note.strip())
+            done = service.note(_engine(request), alert_id, actor, note.strip(), at=deps.now(request))
         else:
             raise TransitionError(f"nothing to do for {action!r}")
     except service.AlertNotFound:
