@@ -3,7 +3,8 @@
 Each entry is an alert event of kind ``call`` with ``{"action": ..., "responder_id": ...}``:
 called the resident (answered, no answer, engaged), spoke through the alarm unit, called a
 responder (on the way, not available), sent the mobile responder, called 999, left a message.
-An open alert is assigned to the responder of its latest ``responder_on_way`` or ``mobile_sent``.
+An open alert is assigned to each responder named by one of its ``responder_on_way`` or
+``mobile_sent`` calls.
 """
 
 from __future__ import annotations
@@ -84,13 +85,11 @@ def record_call(engine: Engine, alert_id: int, actor: str, action: str, responde
     return get_alert(engine, alert_id)
 
 
-def assigned_responder(view: AlertView) -> int | None:
-    """The responder an open alert is assigned to (see the module's note), if any."""
+def assigned_responders(view: AlertView) -> list[int]:
+    """The responders an open alert is assigned to (each called "on the way" or sent), in the
+    order they were; none once it is closed."""
     if view.state not in {s.value for s in OPEN_STATES}:
-        return None
-    chosen = None
-    for e in view.events:
-        if e.kind == KIND and e.detail.get("action") in {a.value for a in ASSIGNING}:
-            chosen = e.detail.get("responder_id")
-    return chosen
-
+        return []
+    assigning = {a.value for a in ASSIGNING}
+    found = [e.detail.get("responder_id") for e in view.events if e.kind == KIND and e.detail.get("action") in assigning]
+    return list(dict.fromkeys(r for r in found if r is not None))

@@ -59,7 +59,7 @@ def _page(request: Request, who: Principal, alert_id: int, done: str = "", revea
                        screen=screen, labels=LABELS, resident_actions=RESIDENT_ACTIONS, other_actions=OTHER_ACTIONS,
                        actions=CallAction, revealed=revealed, reveal_problem=reveal_problem,
                        may_reveal=who.role in ACCESS_INFO_ROLES, zone=settings.console.timezone,
-                       assigned=calllog.assigned_responder(alert))
+                       assigned=calllog.assigned_responders(alert))
     if revealed is not None:
         response.headers["Cache-Control"] = "no-store"
     return response

@@ -170,6 +170,16 @@ def test_an_operator_takes_a_pendant_alarm_to_resolution_from_the_keyboard(brows
     assert "4712" not in page.content()
     no_violations(page)
 
+    # Another P1 during the call is not missed: the sound stays on (after a key press, as
+    # browsers require), and the call screen sounds, flashes and names it too.
+    expect(page.get_by_role("button", name="Sound for new P1 alarms: on")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
+    expect(page.locator("body")).to_have_attribute("data-audio", "running")
+    alerts.raise_hits([RuleHit("home-2", "fall_detected", T, "Fall detected (fall-1)", {}, "fall-1")])
+    expect(page.locator("#announce")).to_have_text("Fall detected at 1 Beryl Lane, P1.", timeout=5000)
+    expect(page.locator("body")).to_have_attribute("data-tones", "1")
+    expect(page).to_have_title("(1) New alarm - tecwatch")
+
     # The key safe, on request; the read is in the access log.
     press(page, page.get_by_role("button", name="Show access information"))
     expect(page.get_by_role("status").filter(has_text="Key safe code")).to_contain_text("4712")

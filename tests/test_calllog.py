@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts import callscreen, finder
-from tecwatch.alerts.calllog import assigned_responder
+from tecwatch.alerts.calllog import assigned_responders
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.service import get_alert
 from tecwatch.db import make_engine
@@ -60,7 +60,7 @@ def test_each_call_goes_into_the_trail_with_its_time(site):
         ("2026-03-29T00:59:35", "operator (operator)", {"action": "responder_on_way", "responder_id": mo_id},
          "Called a responder: on the way (Mo (neighbour))"),
     ]
-    assert assigned_responder(get_alert(engine, pendant)) == mo_id
+    assert assigned_responders(get_alert(engine, pendant)) == [mo_id]
 
     # Refusals: a responder action without the responder, an unknown responder or action.
     for body, status in (({"action": "responder_on_way"}, 422), ({"action": "mobile_sent", "responder_id": 9999}, 422),
@@ -72,7 +72,7 @@ def test_each_call_goes_into_the_trail_with_its_time(site):
     assert client.post(f"/api/alerts/{pendant}/resolve", json={"outcome": "responder_attended"}).status_code == 200
     late = client.post(f"/api/alerts/{pendant}/calls", json={"action": "left_message"})
     assert late.status_code == 409 and "open alerts" in late.json()["detail"]
-    assert assigned_responder(get_alert(engine, pendant)) is None, "a closed alert is assigned to nobody"
+    assert assigned_responders(get_alert(engine, pendant)) == [], "a closed alert is assigned to nobody"
     with Session(engine) as s:
         logged = [(a.action, a.outcome) for a in s.query(AccessLog).filter(AccessLog.action == "log call on alert")]
     assert logged.count(("log call on alert", "allowed")) == 2 and ("log call on alert", "denied") in logged

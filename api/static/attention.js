@@ -1,8 +1,9 @@
 // Getting the operator's attention when a new P1 alarm arrives: a short tone (once the operator
 // has switched sound on: browsers allow audio only after a click or key press), the tab's title
 // flashing "(2) New alarm - tecwatch" until they use the page, a desktop notification if they
-// allowed them, and a screen-reader announcement naming each new alarm. console.js tells this
-// script when the queue has been swapped in ("queue-updated").
+// allowed them, and a screen-reader announcement naming each new alarm. On the console,
+// console.js says when the queue has been swapped in ("queue-updated"); on an alert's page this
+// script follows the live stream itself.
 (function () {
   const toggle = document.getElementById("sound-toggle");
   const allow = document.getElementById("notify-allow");
@@ -13,11 +14,7 @@
   let audio = null;
   let unseen = 0;
   let flasher = null;
-  let known = new Set(rowIds());
-
-  function rowIds() {
-    return [...document.querySelectorAll("tr[data-alert-id]")].map((r) => r.dataset.alertId);
-  }
+  let known = new Set([...document.querySelectorAll("tr[data-alert-id]")].map((r) => r.dataset.alertId));
 
   function soundOn() { return toggle.getAttribute("aria-pressed") === "true"; }
 
@@ -104,8 +101,7 @@
 
   for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, seen);
 
-  document.addEventListener("queue-updated", () => {
-    const rows = [...document.querySelectorAll("tr[data-alert-id]")];
+  function consider(rows) {
     const fresh = rows.filter((r) => !known.has(r.dataset.alertId) && r.dataset.state === "raised");
     known = new Set(rows.map((r) => r.dataset.alertId));
     if (!fresh.length) return;
@@ -117,5 +113,32 @@
     tone();
     flash();
     urgent.forEach((r) => notify(said[fresh.indexOf(r)]));
+  }
+
+  async function queueRows() {
+    const response = await fetch("/console/queue", { credentials: "same-origin" });
+    if (!response.ok) return null;
+    const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    return [...doc.querySelectorAll("tr[data-alert-id]")];
+  }
+
+  if (document.getElementById("queue")) {
+    // The console swaps the queue in itself (console.js) and says when.
+    document.addEventListener("queue-updated", () => consider([...document.querySelectorAll("tr[data-alert-id]")]));
+    return;
+  }
+  // Another console page (an alert's call screen): a stream of its own, and the queue fetched
+  // when an alert is raised, so a new P1 is not missed during a call.
+  queueRows().then((rows) => { if (rows) known = new Set(rows.map((r) => r.dataset.alertId)); });
+  const source = new EventSource("/api/alerts/stream");
+  let pending = null;
+  source.addEventListener("alert", (event) => {
+    if (JSON.parse(event.data).kind !== "raised" || pending) return;
+    pending = setTimeout(async () => {
+      pending = null;
+      const rows = await queueRows();
+      if (rows) consider(rows);
+    }, 200);
   });
+  source.addEventListener("end", () => source.close());
 })();
