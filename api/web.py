@@ -8,7 +8,7 @@ subdomains of the same site as the same site.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -175,7 +175,7 @@ def console(request: Request, who: Principal = Depends(page_user(*STAFF))) -> HT
     with Session(_engine(request)) as s, s.begin():
         access.log_access(s, who, "page console", now=deps.now(request))
     alerts = _queue(request)
-    return _render(request, "console.html", who, alerts=alerts, titles=RULE_TITLES, now=_now(),
+    return _render(request, "console.html", who, alerts=alerts, titles=RULE_TITLES, now=deps.now(request),
                    addresses=_addresses(request, alerts))
 
 
@@ -185,7 +185,7 @@ def console_queue(request: Request, who: Principal = Depends(page_user(*STAFF)))
     alerts = _queue(request)
     with Session(_engine(request)) as s, s.begin():
         access.log_access(s, who, "page console queue", detail=f"{len(alerts)} open alerts", now=deps.now(request))
-    return _render(request, "queue.html", who, alerts=alerts, titles=RULE_TITLES, now=_now(),
+    return _render(request, "queue.html", who, alerts=alerts, titles=RULE_TITLES, now=deps.now(request),
                    addresses=_addresses(request, alerts))
 
 
@@ -306,7 +306,3 @@ def family_status(request: Request, resident_id: RowId, who: Principal = Depends
         days[key] = days.get(key, 0) + h.count
     chart = bar_chart(list(days.items()), "Activity each day, last 7 days", height=140)
     return _render(request, "family.html", who, st=st, chart=chart)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
