@@ -242,8 +242,14 @@ class ConsoleSettings(_Section):
     # The centre's own time zone: every time on the operator pages is shown in it.
     timezone: str = "Europe/London"
     # A call script per alert rule (``default`` for the rest), e.g. as JSON in
-    # TECWATCH_CONSOLE__CALL_SCRIPTS='{"pendant": {"ask": "...", "no_answer": "..."}}'.
+    # TECWATCH_CONSOLE__CALL_SCRIPTS='{"pendant": {"ask": "...", "no_answer": "..."}}'; the
+    # rules it does not name keep their built-in scripts.
     call_scripts: dict[str, CallScript] = Field(default_factory=lambda: dict(_CALL_SCRIPTS))
+
+    @field_validator("call_scripts")
+    @classmethod
+    def _over_defaults(cls, value: dict[str, CallScript]) -> dict[str, CallScript]:
+        return {**_CALL_SCRIPTS, **value}
 
     @field_validator("timezone")
     @classmethod

@@ -97,3 +97,19 @@ def test_call_screen_and_finder(site, tmp_path):
             assert finder.recently_closed(s) == []
     finally:
         store.close()
+
+
+def test_call_scripts_and_the_centres_time_zone_are_settings(monkeypatch, tmp_path):
+    from pydantic import ValidationError
+
+    from tecwatch.settings import Settings
+
+    monkeypatch.setenv("TECWATCH_CONSOLE__CALL_SCRIPTS", '{"pendant": {"ask": "Ask A", "no_answer": "Then B"}}')
+    monkeypatch.setenv("TECWATCH_CONSOLE__TIMEZONE", "Europe/Dublin")
+    console = Settings(data_dir=tmp_path).console
+    assert (console.script("pendant").ask, console.script("pendant").no_answer) == ("Ask A", "Then B")
+    assert "is there a fire" in console.script("smoke").ask, "the rules not named keep their own scripts"
+    assert "Say who you are" in console.script("not_up").ask, "a rule without a script gets the default one"
+    assert console.timezone == "Europe/Dublin"
+    with pytest.raises(ValidationError, match="not a time zone"):
+        ConsoleSettings(timezone="Europe/Narnia")
