@@ -8,7 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tecwatch.api import (
-    admin, alerts, auth, consents, contacts, devices, docs, enrolment, escalation, family, history, homerecords, homes,
+    admin, alerts, auth, calls, consents, contacts, devices, docs, enrolment, escalation, family, history, homerecords, homes,
     reports, residents, users, web,
 )
 from tecwatch.api.security import SecurityMiddleware, redact_access_log
@@ -41,6 +41,7 @@ def create_app(settings: Settings, clock: Clock = wall_clock) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(users.router)
     app.include_router(alerts.router)
+    app.include_router(calls.router)
     app.include_router(homes.router)
     app.include_router(family.router)
     # The registry's records (enrolment); their errors are answered the same way everywhere.

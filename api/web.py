@@ -8,16 +8,17 @@ subdomains of the same site as the same site.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
-from tecwatch.alerts import service
+from tecwatch.alerts import callscreen, service
 from tecwatch.alerts.acklink import BadLink
 from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
 from tecwatch.api import access, accounts, deps
@@ -52,9 +53,12 @@ def install(app) -> None:
     from fastapi.staticfiles import StaticFiles
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    app.include_router(router)
     # These import this module: included here, after it is complete.
-    from tecwatch.api import webaccount, webaudit, webenrol, webinstall, webreports, webwizard
+    from tecwatch.api import webaccount, webaudit, webcalls, webenrol, webfind, webinstall, webreports, webwizard
+    TEMPLATES.env.filters["local"] = webcalls.local_time  # times in the centre's own time zone
+    app.include_router(webcalls.router)  # before ours: /console/alerts/{id}/calls is not an action
+    app.include_router(webfind.router)
+    app.include_router(router)
     app.include_router(webreports.router)
     app.include_router(webaccount.router)
     app.include_router(webaudit.router)
@@ -170,7 +174,9 @@ def _queue(request: Request) -> list:
 def console(request: Request, who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
     with Session(_engine(request)) as s, s.begin():
         access.log_access(s, who, "page console", now=deps.now(request))
-    return _render(request, "console.html", who, alerts=_queue(request), titles=RULE_TITLES, now=_now())
+    alerts = _queue(request)
+    return _render(request, "console.html", who, alerts=alerts, titles=RULE_TITLES, now=deps.now(request),
+                   addresses=_addresses(request, alerts))
 
 
 @router.get("/console/queue", response_class=HTMLResponse)
@@ -179,20 +185,13 @@ def console_queue(request: Request, who: Principal = Depends(page_user(*STAFF)))
     alerts = _queue(request)
     with Session(_engine(request)) as s, s.begin():
         access.log_access(s, who, "page console queue", detail=f"{len(alerts)} open alerts", now=deps.now(request))
-    return _render(request, "queue.html", who, alerts=alerts, titles=RULE_TITLES, now=_now())
+    return _render(request, "queue.html", who, alerts=alerts, titles=RULE_TITLES, now=deps.now(request),
+                   addresses=_addresses(request, alerts))
 
 
-@router.get("/console/alerts/{alert_id}", response_class=HTMLResponse)
-def alert_page(request: Request, alert_id: RowId, done: str = "",
-               who: Principal = Depends(page_user(*STAFF))) -> HTMLResponse:
-    try:
-        alert = service.get_alert(_engine(request), alert_id)
-    except service.AlertNotFound:
-        deps.log_denied(request, who, "page alert", alert_id=alert_id, detail="no such alert")
-        return _render(request, "message.html", who, 404, title="No such alert", message=f"There is no alert {alert_id}.")
-    with Session(_engine(request)) as s, s.begin():
-        access.log_access(s, who, "page alert", home_id=alert.home_id, alert_id=alert_id, now=deps.now(request))
-    return _render(request, "alert.html", who, alert=alert, titles=RULE_TITLES, outcomes=list(Outcome), done=done)
+def _addresses(request: Request, alerts: list) -> dict[str, str]:
+    with Session(_engine(request)) as s:
+        return callscreen.addresses(s, {a.home_id for a in alerts})
 
 
 @router.post("/console/alerts/{alert_id}/{action}", response_class=HTMLResponse)
@@ -201,13 +200,13 @@ def alert_action(request: Request, alert_id: RowId, action: str, note: str = For
     actor = f"{who.username} ({who.role.value})"
     try:
         if action == "acknowledge":
-            done = service.acknowledge(_engine(request), alert_id, actor, note)
+            done = service.acknowledge(_engine(request), alert_id, actor, note, at=deps.now(request))
         elif action == "resolve":
             if outcome not in {o.value for o in Outcome}:
                 raise TransitionError("choose an outcome to resolve the alert")
-            done = service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note)
+            done = service.resolve(_engine(request), alert_id, actor, Outcome(outcome), note, at=deps.now(request))
         elif action == "note" and note.strip():
-            done = service.note(_engine(request), alert_id, actor, note.strip())
+            done = service.note(_engine(request), alert_id, actor, note.strip(), at=deps.now(request))
         else:
             raise TransitionError(f"nothing to do for {action!r}")
     except service.AlertNotFound:
@@ -229,13 +228,15 @@ def home_page(request: Request, home_id: str, days: int = 1, who: Principal = De
         with Session(_engine(request)) as s, s.begin():
             detail = homeview.home_detail(s, request.app.state.store, home_id, request.app.state.settings.alerts)
             access.log_access(s, who, "page home", home_id=home_id, now=deps.now(request))
+            history = callscreen.home_alerts(s, home_id, limit=100)
     except homeview.HomeNotFound:
         deps.log_denied(request, who, "page home", home_id=home_id, detail="no such home")
         return _render(request, "message.html", who, 404, title="No such home", message=f"There is no home {home_id}.")
     hours = homeview.activity_by_hour(request.app.state.store, home_id, days)
-    chart = bar_chart([(h.hour.strftime("%a %H:00" if days == 7 else "%H:00"), h.count) for h in hours],
+    zone = ZoneInfo(request.app.state.settings.console.timezone)  # the centre's hours, not UTC
+    chart = bar_chart([(h.hour.astimezone(zone).strftime("%a %H:00" if days == 7 else "%H:00"), h.count) for h in hours],
                       f"Activity per hour, last {'7 days' if days == 7 else '24 hours'}", label_every=24 if days == 7 else 3)
-    return _render(request, "home.html", who, home=detail, chart=chart, days=days)
+    return _render(request, "home.html", who, home=detail, chart=chart, days=days, history=history)
 
 
 # -- acknowledge links in notifications -----------------------------------------------------
@@ -305,7 +306,3 @@ def family_status(request: Request, resident_id: RowId, who: Principal = Depends
         days[key] = days.get(key, 0) + h.count
     chart = bar_chart(list(days.items()), "Activity each day, last 7 days", height=140)
     return _render(request, "family.html", who, st=st, chart=chart)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)

@@ -27,6 +27,7 @@ from tecwatch.registry.vocab import ConsentScope, Mobility, ResidentStatus, Resp
 
 class CardContact(BaseModel):
     position: int
+    responder_id: int
     name: str
     kind: ResponderKind
     relation: str
@@ -90,7 +91,7 @@ def _resident(session: Session, resident_id: int) -> tuple[Resident, Home]:
 def resident_card(session: Session, resident_id: int, *, now: datetime) -> ResidentCard:
     resident, home = _resident(session, resident_id)
     today = now.astimezone(ZoneInfo(home.timezone)).date()
-    contacts = [CardContact(position=c.position, name=c.responder.name, kind=c.responder.kind, relation=c.relation,
+    contacts = [CardContact(position=c.position, responder_id=c.responder.id, name=c.responder.name, kind=c.responder.kind, relation=c.relation,
                             phones=c.responder.phones, key_holder=c.key_holder, availability=c.availability,
                             available_now=available(c.availability, now, home.timezone))
                 for c in list_contacts(session, resident.home_id)]

@@ -211,6 +211,60 @@ class ApiSettings(_Section):
         return value
 
 
+class CallScript(_Section):
+    """What an operator says on a call for one kind of alarm."""
+
+    ask: str = Field(max_length=2000)  # what to ask when the resident answers
+    no_answer: str = Field(max_length=2000)  # what to do when nobody answers
+
+
+_NO_ANSWER = ("Speak through the alarm unit. Call the responders in order, key holders first if the resident "
+              "may be on the floor; send the mobile responder if nobody can go; call 999 if there is any sign "
+              "of harm.")
+_CALL_SCRIPTS = {
+    "pendant": CallScript(ask="Say who you are. Ask: are you all right? Have you fallen or hurt yourself? "
+                              "Do you need someone to come? Did you press it by mistake?", no_answer=_NO_ANSWER),
+    "fall_detected": CallScript(ask="Say who you are. Ask: have you fallen? Are you hurt, can you get up on "
+                                    "your own? Do not tell them to get up if they are hurt.", no_answer=_NO_ANSWER),
+    "smoke": CallScript(ask="Ask: is there a fire or smoke? If yes, tell them to leave now and call 999 (fire "
+                            "service). If cooking smoke, ask them to open a window.",
+                        no_answer="Call 999 (fire service) at once, then the key holders."),
+    "flood": CallScript(ask="Ask: is water leaking? Can you turn off the stopcock safely? Avoid switches near "
+                            "water.", no_answer="Call a key holder to go round; speak through the alarm unit."),
+    "default": CallScript(ask="Say who you are and why you are calling. Ask: are you all right? Do you need "
+                              "anything?", no_answer="Try again in 10 minutes, then call the first responder."),
+}
+
+
+class ConsoleSettings(_Section):
+    """The monitoring centre's pages."""
+
+    # The centre's own time zone: every time on the operator pages is shown in it.
+    timezone: str = "Europe/London"
+    # A call script per alert rule (``default`` for the rest), e.g. as JSON in
+    # TECWATCH_CONSOLE__CALL_SCRIPTS='{"pendant": {"ask": "...", "no_answer": "..."}}'; the
+    # rules it does not name keep their built-in scripts.
+    call_scripts: dict[str, CallScript] = Field(default_factory=lambda: dict(_CALL_SCRIPTS))
+
+    @field_validator("call_scripts")
+    @classmethod
+    def _over_defaults(cls, value: dict[str, CallScript]) -> dict[str, CallScript]:
+        return {**_CALL_SCRIPTS, **value}
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"console.timezone: {value!r} is not a time zone (e.g. Europe/London)") from None
+        return value
+
+    def script(self, rule: str) -> CallScript:
+        return self.call_scripts.get(rule) or self.call_scripts.get("default") or _CALL_SCRIPTS["default"]
+
+
 MIN_SECRET_CHARS = 32
 MIN_SECRET_VARIETY = 10  # distinct characters: "x" * 40 is long but no secret
 MIN_BROKER_PASSWORD = 16
@@ -248,6 +302,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @model_validator(mode="after")
     def _no_published_secrets(self) -> Settings:

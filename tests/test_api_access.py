@@ -44,6 +44,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("GET", "/api/alerts/slow-acknowledgements"): (CENTRE, None),
     ("GET", "/api/alerts/{alert_id}"): (PEOPLE, None),
     ("POST", "/api/alerts/{alert_id}/notes"): (STAFF, {"text": "called the key holder"}),
+    ("POST", "/api/alerts/{alert_id}/calls"): (STAFF, {"action": "spoke_through_unit"}),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): (PEOPLE, {}),
     ("POST", "/api/alerts/{alert_id}/resolve"): (STAFF, {"outcome": "false_alarm"}),
     ("GET", "/api/homes"): (PEOPLE | {"family-2"}, None),

@@ -1,5 +1,6 @@
 // Live queue: the server pushes a note of every alert change; the page then fetches the queue
-// table again and swaps it in, and tells screen-reader users what changed.
+// table again and swaps it in, and tells screen-reader users what changed (attention.js names
+// new alarms, once the table is in).
 (function () {
   const queue = document.getElementById("queue");
   const announce = document.getElementById("announce");
@@ -16,6 +17,7 @@
         const again = queue.querySelector(`tr[data-alert-id="${focused.dataset.alertId}"] button, tr[data-alert-id="${focused.dataset.alertId}"] a`);
         if (again) again.focus();
       }
+      document.dispatchEvent(new CustomEvent("queue-updated"));
     }
   }
 
@@ -23,7 +25,7 @@
   source.addEventListener("ready", function () { state.textContent = "Live."; });
   source.addEventListener("alert", function (event) {
     const change = JSON.parse(event.data);
-    announce.textContent = `Alert ${change.alert_id} at ${change.home_id}: ${change.kind}.`;
+    if (change.kind !== "raised") announce.textContent = `Alert ${change.alert_id} at ${change.home_id}: ${change.kind}.`;
     if (!pending) pending = setTimeout(refresh, 200);  // several changes at once: one fetch
   });
   // The server ends the stream when this session may no longer see it (signed out, account
