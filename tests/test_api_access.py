@@ -46,6 +46,10 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("POST", "/api/alerts/{alert_id}/notes"): (STAFF, {"text": "called the key holder"}),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): (PEOPLE, {}),
     ("POST", "/api/alerts/{alert_id}/resolve"): (STAFF, {"outcome": "false_alarm"}),
+    # Nobody is assigned to Arthur's alert: the centre is told so (409); the cast's responder
+    # account is linked to no responder record, so it is refused, as is anyone else.
+    ("POST", "/api/alerts/{alert_id}/attendance"): (STAFF - {"responder"}, {"step": "arrived"}),
+    ("GET", "/api/me/assignments"): (set(), None),
     ("GET", "/api/homes"): (PEOPLE | {"family-2"}, None),
     ("GET", "/api/homes/{home_id}"): (PEOPLE, None),
     ("GET", "/api/homes/{home_id}/activity"): (PEOPLE, None),
