@@ -30,7 +30,7 @@ from tecwatch.api.charts import bar_chart
 from tecwatch.registry.models import Outcome, UserRole
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/console", UserRole.ADMIN: "/console",
+START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/responder", UserRole.ADMIN: "/console",
               UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports", UserRole.COORDINATOR: "/enrol"}
 
 router = APIRouter(include_in_schema=False)
@@ -61,6 +61,8 @@ def install(app) -> None:
     app.include_router(webwizard.router)  # before webenrol: /enrol/new is not a resident
     app.include_router(webenrol.router)
     app.include_router(webinstall.router)
+    from tecwatch.api import webresponder
+    app.include_router(webresponder.router)
 
     @app.exception_handler(NeedsSignIn)
     async def _sign_in(request: Request, exc: NeedsSignIn) -> Response:

