@@ -16,13 +16,18 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts import service
 from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.devices import Channel, make_reading
 from tecwatch.api import access
 from tecwatch.db import make_engine
 from tecwatch.registry import accessinfo
 from tecwatch.registry.accessinfo import Sealer
 from tecwatch.registry.migrate import upgrade
-from tecwatch.registry.models import AccessLog, AlertEvent, Home, Responder, ResponderKind, User, UserRole
+from tecwatch.registry.models import AccessLog, AlertEvent, Device, Home, Responder, ResponderKind, User, UserRole
+from tecwatch.registry.vocab import ContactRole
+from tecwatch.settings import ApiSettings
+from tecwatch.store.sqlite import SQLiteStore
 
 from apisupport import PASSWORD, api_server, seed_cast
 
@@ -59,7 +64,7 @@ def site(tmp_path):
         s.add(AlertEvent(alert_id=pendant, at=T0 + timedelta(minutes=1), actor="operator (operator)", kind="call",
                          detail={"action": "mobile_sent", "responder_id": sam_id}))
     clock = [T0 + timedelta(minutes=2)]
-    with api_server(url, tmp_path, clock=lambda: clock[0]) as (base_url, settings):
+    with api_server(url, tmp_path, clock=lambda: clock[0], api=ApiSettings(stream_poll_s=0.2)) as (base_url, settings):
         with Session(engine) as s, s.begin():
             accessinfo.set_access_info(s, Sealer(settings.registry.encryption_key.get_secret_value()), "cat", "home-1",
                                        {"key_safe_location": "left of the door", "key_safe_code": "4711"},
@@ -121,3 +126,62 @@ def test_a_responder_on_a_phone_marks_arrival(browser, site):
         other = on_phone(browser, base_url, username, path)
         expect(other.locator("h1")).to_be_visible()
         assert other.evaluate(FITS), f"{path} scrolls sideways on a phone"
+
+
+def test_the_family_page_on_a_phone(browser, site, tmp_path):
+    """Honest about who has the alert, today as a day so far, the week by kind, updating itself,
+    and acknowledging from the page."""
+    base_url, engine, clock, _ = site
+    with Session(engine) as s, s.begin():
+        s.add(Device(home_id="home-2", device_id="door-back", type="door", room="hall", role=ContactRole.BACK_DOOR,
+                     installed_at=T0 - timedelta(days=30)))
+        s.add(Device(home_id="home-2", device_id="pir-kitchen", type="motion", room="kitchen",
+                     installed_at=T0 - timedelta(days=30)))
+    yesterday = T0 - timedelta(hours=14)  # Tuesday 13:00 in London
+    store = SQLiteStore(tmp_path / "readings.db")  # the API server's store
+    store.write([make_reading(home_id="home-2", device_id=d, device_type=t, channel=Channel.READING, ts=yesterday + n * timedelta(minutes=9),
+                              seq=None, room=None, values=v)
+                 for n, (d, t, v) in enumerate([("pir-kitchen", "motion", {"occupancy": True})] * 3
+                                               + [("door-back", "door", {"contact": False})])])
+    store.close()
+
+    [alert] = AlertEngine(engine, clock=lambda: T0).raise_hits(
+        [RuleHit("home-2", "pendant", T0, "Pendant pressed in the hall", {}, "pendant-2")])
+    page = on_phone(browser, base_url, "family-2")
+    expect(page).to_have_url(f"{base_url}/family/2")
+    headline = page.locator("#headline")
+    expect(headline).to_have_text("Alert Beryl has an alert open: waiting for the monitoring centre.")
+    expect(page.locator("#live-state")).to_have_text("This page updates by itself.")  # the stream is open
+    tuesday = page.get_by_role("row", name=re.compile("^Tue 30 Jun"))
+    expect(tuesday.get_by_role("cell")).to_have_text(["0", "3", "0", "1", "0", "4"])  # kitchen 3, going out 1
+    expect(page.get_by_role("row", name=re.compile("^Wed 1 Jul \\(so far\\)"))).to_be_visible()
+    expect(page.get_by_text("It is not steps or minutes")).to_be_visible()
+    assert page.evaluate(FITS)
+    no_axe_violations(page)
+
+    # The centre acknowledges: the page says so without a reload.
+    service.acknowledge(engine, alert, "operator (operator)", at=T0 + timedelta(minutes=3))
+    expect(headline).to_have_text("Alert Beryl has an alert open: the monitoring centre is dealing with it.",
+                                  timeout=5000)
+
+    # A new alarm: the family member says they are dealing with it, from the keyboard.
+    [fall] = AlertEngine(engine, clock=lambda: T0).raise_hits(
+        [RuleHit("home-2", "fall_detected", T0 + timedelta(minutes=4), "Fall detected", {}, "fall-1")])
+    expect(headline).to_contain_text("waiting for the monitoring centre", timeout=5000)
+    button = page.locator(f"#family-alert-{fall}").get_by_role("button", name="I am dealing with it")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".done")).to_have_text("Thank you: everyone can see that you are dealing with it.")
+    expect(page.locator(f"#family-alert-{fall}")).to_contain_text(
+        "you said you are dealing with it; waiting for the monitoring centre")
+    expect(headline).to_contain_text("waiting for the monitoring centre")
+    assert service.get_alert(engine, fall).acknowledged_by == "family-2 (family)"
+    no_axe_violations(page)
+
+    # Not their relative's alert: refused, and logged as denied.
+    other = page.request.post("/family/1/alerts/1/acknowledge", headers={"Origin": base_url})
+    assert other.status == 404
+    with Session(engine) as s:
+        denied = s.scalars(select(AccessLog.action).where(AccessLog.outcome == "denied",
+                                                          AccessLog.username == "family-2")).all()
+    assert denied == ["page family acknowledge alert"]
