@@ -110,6 +110,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("POST", "/api/admin/users/{username}/disable"): ({"admin"}, None),
     ("POST", "/api/admin/users/{username}/enable"): ({"admin"}, None),
     ("POST", "/api/admin/users/{username}/password"): ({"admin"}, {"password": "another long passphrase"}),
+    ("POST", "/api/admin/users/{username}/responder"): ({"admin"}, {"responder_id": None}),
     ("POST", "/api/admin/api-keys"): ({"admin"}, {"username": "operator", "name": "care records"}),
     ("GET", "/api/admin/api-keys"): ({"admin"}, None),
     ("POST", "/api/admin/api-keys/{key_id}/revoke"): ({"admin"}, None),

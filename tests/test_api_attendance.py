@@ -142,3 +142,18 @@ def test_only_the_assigned_responder_or_the_centre_may_mark(site):
         assert (still["state"], still["next_steps"]) == ("resolved", ["left"])
         assert sam.post(f"/api/alerts/{alert}/attendance", json={"step": "left"}).status_code == 200
         assert sam.get("/api/me/assignments").json() == []
+
+
+def test_an_admin_links_an_account_to_a_responder_record(site):
+    base_url, engine, clock, ids = site
+    with signed_in(base_url, "admin") as admin:
+        r = admin.post("/api/admin/users/responder/responder", json={"responder_id": ids["sam"]})
+        assert r.status_code == 200 and (r.json()["responder"], r.json()["residents"]) == ("Sam Mobile", [])
+        family = admin.post("/api/admin/users/family-1/responder", json={"responder_id": None})
+        assert family.status_code == 422 and "must be linked" in family.json()["detail"]
+        assert admin.post("/api/admin/users/responder/responder", json={"responder_id": 9999}).status_code == 422
+        assert admin.post("/api/admin/users/nobody/responder", json={"responder_id": ids["sam"]}).status_code == 404
+    with signed_in(base_url, "operator") as operator:
+        assert operator.post("/api/admin/users/operator/responder", json={"responder_id": ids["sam"]}).status_code == 403
+    with signed_in(base_url, "responder") as now_sam:  # the link holds from the next request
+        assert [a["alert_id"] for a in now_sam.get("/api/me/assignments").json()] == [ids["pendant"]]

@@ -185,3 +185,65 @@ def test_the_family_page_on_a_phone(browser, site, tmp_path):
         denied = s.scalars(select(AccessLog.action).where(AccessLog.outcome == "denied",
                                                           AccessLog.username == "family-2")).all()
     assert denied == ["page family acknowledge alert"]
+
+
+def test_an_admin_links_accounts_to_people_by_name(browser, site):
+    """No database ids: a responder's account to their record, a new family member's account with a
+    record of its own and a resident who agreed to share; an API key shown once, then revoked."""
+    base_url, engine, _, _ = site
+    with Session(engine) as s, s.begin():
+        s.add(Responder(name="Alex Mobile", kind=ResponderKind.MOBILE))
+    page = on_phone(browser, base_url, "admin", "/admin/users")
+    expect(page.get_by_role("heading", name="Accounts", exact=True)).to_be_visible()
+    assert page.evaluate(FITS)
+    no_axe_violations(page)
+
+    add = page.locator("form[action='/admin/users']")
+    add.get_by_label("Username").fill("alex")
+    add.get_by_label("Role").select_option(label="Responder (visits homes)")
+    add.get_by_label("Who they are").select_option(label="Alex Mobile")
+    add.get_by_label("Password").fill(PASSWORD)
+    add.get_by_role("button", name="Add account").click()
+    expect(page.get_by_role("heading", name="Account alex")).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text("Alex Mobile")
+
+    page.goto("/admin/users")
+    add.get_by_label("Username").fill("jo-ex")
+    add.get_by_label("Full name").fill("Jo Example")
+    add.get_by_label("Role").select_option(label="Family member or neighbour")
+    add.get_by_label("Who they are").select_option(label="A new family record, named as the account")
+    add.get_by_label("Password").fill(PASSWORD)
+    add.get_by_label("Password").press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Account added.")
+    expect(page.locator(".facts")).to_contain_text("Can seenobody yet")
+    page.get_by_label("Resident").select_option(label="Arthur Example (1 Arthur Lane)")
+    page.get_by_label("Devices").uncheck()
+    page.get_by_role("button", name="Record consent").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Consent recorded: the account can see them.")
+    expect(page.locator(".facts")).to_contain_text("Can seeArthur Example")
+    assert page.evaluate(FITS)
+    no_axe_violations(page)
+
+    page.goto("/admin/users")
+    page.get_by_label("Account the key acts as").select_option("jo-ex")
+    page.get_by_label("What it is for").fill("care home tablet")
+    page.get_by_role("button", name="Make an API key").click()
+    key = page.locator("#new-key").text_content()
+    assert key.startswith("tw_")
+    row = page.locator("tr[data-key-id]", has_text="care home tablet")
+    expect(row).to_contain_text("jo-ex")
+    row.get_by_role("button", name=re.compile("^Revoke")).click()
+    expect(page.get_by_role("status")).to_have_text("API key revoked.")
+    expect(page.locator("#new-key")).to_have_count(0)
+
+    with Session(engine) as s:
+        alex, jo = (s.scalar(select(User).where(User.username == u)) for u in ("alex", "jo-ex"))
+        assert s.get(Responder, alex.responder_id).name == "Alex Mobile"
+        record = s.get(Responder, jo.responder_id)
+        assert (record.name, record.kind, jo.display_name) == ("Jo Example", ResponderKind.FAMILY, "Jo Example")
+    family = on_phone(browser, base_url, "jo-ex")
+    expect(family).to_have_url(f"{base_url}/family/1")
+    expect(family.get_by_role("heading", name="Arthur Example")).to_be_visible()
+    r = family.request.get("/api/alerts", headers={"X-API-Key": key})
+    assert r.status == 401, "revoked"
