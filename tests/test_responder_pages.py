@@ -116,11 +116,27 @@ def test_a_responder_on_a_phone_marks_arrival(browser, site):
     assert page.evaluate(FITS)
     no_axe_violations(page)
 
+    # Sent to another alarm meanwhile: the list shows it without a reload.
+    [fall] = AlertEngine(engine, clock=lambda: T0).raise_hits(
+        [RuleHit("home-2", "fall_detected", T0 + timedelta(minutes=20), "Fall detected in the hall", {}, "fall-2")])
+    with Session(engine) as s, s.begin():
+        sam_id = s.scalar(select(User.responder_id).where(User.username == "sam"))
+        s.add(AlertEvent(alert_id=fall, at=T0 + timedelta(minutes=21), actor="operator (operator)", kind="call",
+                         detail={"action": "responder_on_way", "responder_id": sam_id}))
+    expect(page.locator(f"#alert-{fall}").get_by_role("heading", name="Fall detected")).to_be_visible(timeout=5000)
+    expect(page.locator("#live-state")).to_have_text("Your call-outs have changed.")
+    # An alert the centre did not send Sam to: refused, and logged as denied.
+    assert page.request.post("/responder/alerts/999/attend", form={"step": "arrived"},
+                             headers={"Origin": base_url}).status == 403
+
     with Session(engine) as s:
         [event] = s.scalars(select(AlertEvent).where(AlertEvent.kind == "attend")).all()
         reveals = s.scalars(select(AccessLog.username).where(AccessLog.action == "read access information")).all()
     assert (event.detail["step"], event.at, event.actor) == ("arrived", T0 + timedelta(minutes=19), "sam (responder)")
     assert reveals == ["sam"]
+    with Session(engine) as s:
+        denied = s.execute(select(AccessLog.action, AccessLog.alert_id).where(AccessLog.outcome == "denied")).all()
+    assert denied == [("mark arrived at alert", 999)]
 
     for username, path in (("operator", "/console"), ("operator", f"/console/alerts/{alert}"),
                            ("operator", "/console/homes/home-1"), ("family-1", "/family/1")):
