@@ -155,14 +155,16 @@ def add_key(request: Request, username: str = Form(max_length=100), name: str = 
 
 
 @router.get("/admin/users/{username}", response_class=HTMLResponse)
-def user_page(request: Request, username: str, done: str = "", who: Principal = Depends(page_user(UserRole.ADMIN))) -> Response:
+def user_page(request: Request, username: str, done: str = "",
+              who: Principal = Depends(page_user(UserRole.ADMIN))) -> Response:
     return _user(request, who, username, DONE.get(done, ""), "")
 
 
 def _user(request: Request, who: Principal, username: str, done: str, error: str, status_code: int = 200) -> Response:
     with Session(request.app.state.registry) as s, s.begin():
-        account = next((a for a in accounts.list_accounts(s, limit=100_000)[0] if a.username == username), None)
-        if account is None:
+        try:
+            account = accounts.get_account(s, username)
+        except NoSuchAccount:
             return _users(request, who, "", f"There is no account {username!r}.", 404)
         context = {"account": account, "link": accountlinks.links(s)[username],
                    "responders": accountlinks.responder_choices(s), "residents": accountlinks.resident_choices(s),
@@ -190,7 +192,8 @@ def link_responder(request: Request, username: str, responder: str = Form("", ma
 
 @router.post("/admin/users/{username}/residents", response_class=HTMLResponse)
 def share_resident(request: Request, username: str, resident: str = Form("", max_length=12),
-                   scope: list[str] = Form([], max_length=10), who: Principal = Depends(page_user(UserRole.ADMIN))) -> Response:
+                   scope: list[str] = Form([], max_length=10),
+                   who: Principal = Depends(page_user(UserRole.ADMIN))) -> Response:
     try:
         if not (resident.isdigit() and len(resident) < 10):
             raise UserError("choose a resident")

@@ -157,8 +157,8 @@ def test_the_family_page_on_a_phone(browser, site, tmp_path):
                      installed_at=T0 - timedelta(days=30)))
     yesterday = T0 - timedelta(hours=14)  # Tuesday 13:00 in London
     store = SQLiteStore(tmp_path / "readings.db")  # the API server's store
-    store.write([make_reading(home_id="home-2", device_id=d, device_type=t, channel=Channel.READING, ts=yesterday + n * timedelta(minutes=9),
-                              seq=None, room=None, values=v)
+    store.write([make_reading(home_id="home-2", device_id=d, device_type=t, channel=Channel.READING,
+                              ts=yesterday + n * timedelta(minutes=9), seq=None, room=None, values=v)
                  for n, (d, t, v) in enumerate([("pir-kitchen", "motion", {"occupancy": True})] * 3
                                                + [("door-back", "door", {"contact": False})])])
     store.close()
