@@ -32,6 +32,11 @@ def _zone(session: Session, home_id: str, default: str) -> ZoneInfo:
     return ZoneInfo(home.timezone if home is not None else default)
 
 
+def _local(zone: ZoneInfo):
+    """Times as the family reads them: in the home's time zone."""
+    return lambda t, fmt="%H:%M": t.astimezone(zone).strftime(fmt)
+
+
 def page(request: Request, who: Principal, st: Status, done: str = "", status_code: int = 200) -> HTMLResponse:
     """The whole family page for a status already read (and access-logged) by the caller."""
     with Session(request.app.state.registry) as s:
@@ -41,7 +46,7 @@ def page(request: Request, who: Principal, st: Status, done: str = "", status_co
     return TEMPLATES.TemplateResponse(request, "family.html", {
         "who": who, "st": st, "chart": chart, "days": days, "kinds": familyweek.KINDS,
         "kind_labels": familyweek.KIND_LABELS, "unit": familyweek.UNIT, "done": DONE.get(done, ""),
-        "local": lambda t: t.astimezone(zone).strftime("%H:%M")}, status_code=status_code)
+        "local": _local(zone)}, status_code=status_code)
 
 
 def _status(request: Request, who: Principal, resident_id: int, action: str) -> tuple[Status, ZoneInfo] | None:
@@ -65,7 +70,7 @@ def live(request: Request, resident_id: RowId, who: Principal = Depends(FAMILY))
         return Response(status_code=404)
     st, zone = found
     return TEMPLATES.TemplateResponse(request, "family_live.html", {
-        "who": who, "st": st, "local": lambda t: t.astimezone(zone).strftime("%H:%M")},
+        "who": who, "st": st, "local": _local(zone)},
         headers={"Cache-Control": "no-store"})
 
 

@@ -174,6 +174,7 @@ def test_the_family_page_on_a_phone(browser, site, tmp_path):
     expect(tuesday.get_by_role("cell")).to_have_text(["0", "3", "0", "1", "0", "4"])  # kitchen 3, going out 1
     expect(page.get_by_role("row", name=re.compile("^Wed 1 Jul \\(so far\\)"))).to_be_visible()
     expect(page.get_by_text("It is not steps or minutes")).to_be_visible()
+    expect(page.locator("#family-live .facts")).to_contain_text("Last movementTuesday 13:27")  # London time
     assert page.evaluate(FITS)
     no_axe_violations(page)
 
