@@ -81,6 +81,10 @@ def set_active(session: Session, username: str, active: bool, by: Principal | No
     return _account(user)
 
 
+def get_account(session: Session, username: str) -> Account:
+    return _account(_user(session, username))
+
+
 def list_accounts(session: Session, limit: int = 100, offset: int = 0) -> tuple[list[Account], int]:
     total = session.scalar(select(func.count()).select_from(User)) or 0
     users = session.scalars(select(User).order_by(User.username).limit(limit).offset(offset)).all()

@@ -11,6 +11,7 @@ from tecwatch.api import (
     admin, alerts, auth, calls, consents, contacts, devices, docs, enrolment, escalation, family, history, homerecords, homes,
     reports, residents, users, web,
 )
+from tecwatch.api import attendance
 from tecwatch.api.security import SecurityMiddleware, redact_access_log
 from tecwatch.api.signin import Clock, SignInService, wall_clock
 from tecwatch.db import make_engine
@@ -42,6 +43,7 @@ def create_app(settings: Settings, clock: Clock = wall_clock) -> FastAPI:
     app.include_router(users.router)
     app.include_router(alerts.router)
     app.include_router(calls.router)
+    app.include_router(attendance.router)
     app.include_router(homes.router)
     app.include_router(family.router)
     # The registry's records (enrolment); their errors are answered the same way everywhere.

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from tecwatch.api import access, accounts, passwords
+from tecwatch.api import access, accountlinks, accounts, passwords
 from tecwatch.api.access import Principal, UserError, UsernameTaken
 from tecwatch.api.accounts import Account, KeyInfo, NoSuchAccount
 from tecwatch.api.auth import Me
@@ -119,3 +119,16 @@ def revoke_api_key(key_id: RowId, _admin: Principal = Depends(admin_only),
                    session: Session = Depends(registry, scope="function")) -> KeyInfo:
     """Revoke an API key: it is refused from now on."""
     return _account_call(accounts.revoke_api_key, session, key_id)
+
+
+class ResponderLink(BaseModel):
+    responder_id: int | None = Field(None, ge=1, le=2**31 - 1)  # None: linked to nobody
+
+
+@router.post("/users/{username}/responder", responses=errors(400, 404))
+def link_responder(body: ResponderLink, username: str = Username, _admin: Principal = Depends(admin_only),
+                   session: Session = Depends(registry, scope="function")) -> accountlinks.Link:
+    """Link an account to a responder record: a family member sees the residents who consented to
+    share with it; a responder is sent to alerts as it. The record's name and those residents' names
+    come back, so the link can be checked by eye."""
+    return _account_call(accountlinks.link_responder, session, username, body.responder_id)

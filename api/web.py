@@ -31,7 +31,7 @@ from tecwatch.api.charts import bar_chart
 from tecwatch.registry.models import Outcome, UserRole
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/console", UserRole.ADMIN: "/console",
+START_PAGE = {UserRole.OPERATOR: "/console", UserRole.RESPONDER: "/responder", UserRole.ADMIN: "/console",
               UserRole.FAMILY: "/family", UserRole.COMMISSIONER: "/reports", UserRole.COORDINATOR: "/enrol"}
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +65,9 @@ def install(app) -> None:
     app.include_router(webwizard.router)  # before webenrol: /enrol/new is not a resident
     app.include_router(webenrol.router)
     app.include_router(webinstall.router)
+    from tecwatch.api import webfamily, webresponder
+    app.include_router(webresponder.router)
+    app.include_router(webfamily.router)
 
     @app.exception_handler(NeedsSignIn)
     async def _sign_in(request: Request, exc: NeedsSignIn) -> Response:
@@ -289,20 +292,18 @@ def family_index(request: Request, who: Principal = Depends(page_user(UserRole.F
 
 
 @router.get("/family/{resident_id}", response_class=HTMLResponse)
-def family_status(request: Request, resident_id: RowId, who: Principal = Depends(page_user(UserRole.FAMILY))) -> HTMLResponse:
+def family_status(request: Request, resident_id: RowId, done: str = "",
+                  who: Principal = Depends(page_user(UserRole.FAMILY))) -> HTMLResponse:
     try:
         with Session(_engine(request)) as s, s.begin():
             home_id = familyview.resident_home(s, resident_id, access.visible_resident_ids(s, who))
-            st = familyview.status(s, request.app.state.store, resident_id, request.app.state.settings.alerts)
+            st = familyview.status(s, request.app.state.store, resident_id, request.app.state.settings.alerts,
+                                   deps.now(request))
             access.log_access(s, who, "page resident status", home_id=home_id, resident_id=resident_id,
                               now=deps.now(request))
     except familyview.ResidentNotFound as err:
         # Someone else's relative (or nobody): asked for and refused, never a read of them.
         deps.log_denied(request, who, "page resident status", resident_id=resident_id, detail=str(err))
         return _render(request, "message.html", who, 404, title="Not found", message="There is nobody to show here.")
-    days: dict[str, float] = {}
-    for h in st.activity:
-        key = h.hour.strftime("%a %d")
-        days[key] = days.get(key, 0) + h.count
-    chart = bar_chart(list(days.items()), "Activity each day, last 7 days", height=140)
-    return _render(request, "family.html", who, st=st, chart=chart)
+    from tecwatch.api import webfamily  # the week by kind, live updates, acknowledging
+    return webfamily.page(request, who, st, done)

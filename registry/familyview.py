@@ -17,7 +17,7 @@ from tecwatch.alerts.patterns import due_from
 from tecwatch.alerts.rules import title
 from tecwatch.registry.homeview import ActivityHour, activity_by_hour, home_detail
 from tecwatch.store import TimeSeriesStore
-from tecwatch.registry.models import OPEN_STATES, Alert, Home, HomeBaseline, Resident
+from tecwatch.registry.models import OPEN_STATES, Alert, AlertEvent, Home, HomeBaseline, Resident
 from tecwatch.settings import AlertSettings
 
 RECENT = timedelta(hours=48)  # how far back to look for the last sign of life
@@ -52,6 +52,9 @@ class AlertBrief(BaseModel):
     state: str
     raised_at: datetime
     acknowledged_by: str | None
+    # True once monitoring-centre staff have acknowledged it or logged a call for it; until then
+    # (a family member's acknowledgement included) it is waiting for the monitoring centre.
+    centre_on_it: bool = False
 
 
 class Status(BaseModel):
@@ -129,8 +132,13 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
         problems = [f"The {d.room + ' ' if d.room else ''}{DEVICE_NAMES.get(d.type, d.type)} {d.problem}."
                     for d in detail.devices if d.problem]
     level: Literal["ok", "check", "alert"] = "alert" if alerts else "check" if concerns or problems else "ok"
+    briefs = [AlertBrief(id=a.id, title=title(a.rule), state=a.state.value,
+                         raised_at=a.raised_at, acknowledged_by=a.acknowledged_by, centre_on_it=_centre_on_it(session, a))
+              for a in alerts]
     if level == "alert":
-        headline = f"{first_name} has an alert open: the monitoring centre is on it."
+        headline = (f"{first_name} has an alert open: the monitoring centre is dealing with it."
+                    if all(b.centre_on_it for b in briefs) else
+                    f"{first_name} has an alert open: waiting for the monitoring centre.")
     elif level == "check":
         headline = f"Worth a look: {(concerns or problems)[0]}"
     else:
@@ -138,7 +146,18 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     return Status(
         resident_id=resident.id, name=resident.name, home_id=resident.home_id, level=level, headline=headline,
         last_activity=last, today=today, routine_learned=bool(base is not None and base.learned),
-        open_alerts=[AlertBrief(id=a.id, title=title(a.rule), state=a.state.value,
-                                raised_at=a.raised_at, acknowledged_by=a.acknowledged_by) for a in alerts],
+        open_alerts=briefs,
         device_problems=problems, activity=activity_by_hour(store, resident.home_id, 7, now),
     )
+
+
+# Trail entries that show the monitoring centre (or a responder it sent) has the alert in hand,
+# when made by a staff account ("jo (operator)"), not a family member or an acknowledge link.
+CENTRE_KINDS = ("acknowledged", "call", "attend")
+CENTRE_ACTORS = ("(operator)", "(responder)", "(coordinator)", "(admin)")
+
+
+def _centre_on_it(session: Session, alert: Alert) -> bool:
+    actors = session.scalars(select(AlertEvent.actor).where(AlertEvent.alert_id == alert.id,
+                                                            AlertEvent.kind.in_(CENTRE_KINDS)))
+    return any(actor.endswith(CENTRE_ACTORS) for actor in actors)

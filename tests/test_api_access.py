@@ -47,6 +47,10 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("POST", "/api/alerts/{alert_id}/calls"): (STAFF, {"action": "spoke_through_unit"}),
     ("POST", "/api/alerts/{alert_id}/acknowledge"): (PEOPLE, {}),
     ("POST", "/api/alerts/{alert_id}/resolve"): (STAFF, {"outcome": "false_alarm"}),
+    # Nobody is assigned to Arthur's alert: the centre is told so (409); the cast's responder
+    # account is linked to no responder record, so it is refused, as is anyone else.
+    ("POST", "/api/alerts/{alert_id}/attendance"): (STAFF - {"responder"}, {"step": "arrived"}),
+    ("GET", "/api/me/assignments"): (set(), None),
     ("GET", "/api/homes"): (PEOPLE | {"family-2"}, None),
     ("GET", "/api/homes/{home_id}"): (PEOPLE, None),
     ("GET", "/api/homes/{home_id}/activity"): (PEOPLE, None),
@@ -107,6 +111,7 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("POST", "/api/admin/users/{username}/disable"): ({"admin"}, None),
     ("POST", "/api/admin/users/{username}/enable"): ({"admin"}, None),
     ("POST", "/api/admin/users/{username}/password"): ({"admin"}, {"password": "another long passphrase"}),
+    ("POST", "/api/admin/users/{username}/responder"): ({"admin"}, {"responder_id": None}),
     ("POST", "/api/admin/api-keys"): ({"admin"}, {"username": "operator", "name": "care records"}),
     ("GET", "/api/admin/api-keys"): ({"admin"}, None),
     ("POST", "/api/admin/api-keys/{key_id}/revoke"): ({"admin"}, None),

@@ -83,7 +83,7 @@ def test_not_up_quiet_low_battery_and_alerts(registry, world):
         [RuleHit("home-1", "not_up", tomorrow, "usually up by 08:10; no activity by 09:10", {})])
     with Session(registry) as s:
         st = familyview.status(s, store, cast.arthur_id, AlertSettings(), tomorrow)
-    assert st.level == "alert" and st.headline == "Arthur has an alert open: the monitoring centre is on it."
+    assert st.level == "alert" and st.headline == "Arthur has an alert open: waiting for the monitoring centre."
     assert [(a.title, a.state) for a in st.open_alerts] == [("Not up at the usual time", "raised")]
 
 

@@ -111,7 +111,7 @@ def test_commissioner_sees_aggregates_only(browser, site):
 
 def test_acknowledging_updates_another_operators_queue_live(browser, site):
     base_url, alerts, _ = site
-    mine, theirs = sign_in(browser, base_url, "operator"), sign_in(browser, base_url, "responder")
+    mine, theirs = sign_in(browser, base_url, "operator"), sign_in(browser, base_url, "responder", "/login?next=/console")
     for page in (mine, theirs):
         expect(page.locator("#live-state")).to_have_text("Live.")
     pendant = theirs.locator("tr[data-alert-id='1']")
