@@ -24,7 +24,7 @@ class Call(BaseModel):
     responder_id: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
-@router.post("/{alert_id}/calls", responses=errors(409))
+@router.post("/{alert_id}/calls", responses=errors(400, 409))
 def log_call(request: Request, alert_id: RowId, body: Call, who: Staff, session: SessionDep, at: NowDep) -> AlertView:
     """Record a call on an open alert (called the resident: answered, no answer, engaged; spoke
     through the alarm unit; a responder on the way or not available; the mobile responder sent;

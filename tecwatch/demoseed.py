@@ -29,7 +29,9 @@ SEEDER = "demo seed"  # what the audit records as the coordinator
 INSTALLER = "demo installer"
 # (username, role, what they see)
 DEMO_USERS: tuple[tuple[str, UserRole, str], ...] = (
-    ("operator", UserRole.OPERATOR, "the monitoring centre's alert queue"),
+    ("operator", UserRole.OPERATOR, "the monitoring centre's alert queue and call screen"),
+    ("responder", UserRole.RESPONDER, "a mobile responder's call-outs (made for a phone)"),
+    ("coordinator", UserRole.COORDINATOR, "the TEC team: residents, enrolment and installs"),
     ("family", UserRole.FAMILY, "how Arthur (home-1) is today, as his daughter"),
     ("commissioner", UserRole.COMMISSIONER, "reach and outcome reports"),
     ("admin", UserRole.ADMIN, "everything"),
@@ -71,8 +73,9 @@ def seed_demo(engine: Engine, homes: Sequence[SimHome], now: datetime | None = N
         for username, role, _what in DEMO_USERS:
             if s.scalar(select(User.id).where(User.username == username)) is not None:
                 continue
-            relative = _daughter(s, homes[0].home_id, now) if role is UserRole.FAMILY else None
-            access.create_user(s, username, DEMO_PASSWORD, role, responder_id=relative)
+            linked = (_daughter(s, homes[0].home_id, now) if role is UserRole.FAMILY else
+                      _mobile_team(s, now) if role is UserRole.RESPONDER else None)
+            access.create_user(s, username, DEMO_PASSWORD, role, responder_id=linked)
     _past_alerts(engine, new_homes, now)
 
 
@@ -116,6 +119,13 @@ def _daughter(s: Session, home_id: str, now: datetime) -> int:
     consent.grant_consent(s, SEEDER, arthur.id, {"responder_id": daughter.id, "scope": list(ConsentScope),
                                                  "granted_at": since}, now=since)
     return daughter.id
+
+
+def _mobile_team(s: Session, now: datetime) -> int:
+    """The night mobile responders the call screen can send, whom the demo's responder login is."""
+    team = contacts.create_responder(s, SEEDER, {"name": "Night mobile team", "kind": ResponderKind.MOBILE,
+                                                 "phones": ["01603 000111"]}, now=now)
+    return team.id
 
 
 def _past_alerts(engine: Engine, homes: Sequence[tuple[str, datetime]], now: datetime) -> None:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-OUTCOMES: list[str] = []
+KEY = "published against stored"
 
 
 @pytest.fixture
-def record():
-    return OUTCOMES.append
+def record(request: pytest.FixtureRequest):
+    """Keeps a line for the summary on the test's report, which reaches the process that prints
+    the summary also when tests run in several worker processes."""
+    return lambda line: request.node.user_properties.append((KEY, line))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    if OUTCOMES:
+    lines = [value for kind in ("passed", "failed") for report in terminalreporter.stats.get(kind, [])
+             if report.when == "call" for key, value in report.user_properties if key == KEY]
+    if lines:
         terminalreporter.section("reliability: published against stored")
-        for line in OUTCOMES:
+        for line in lines:
             terminalreporter.write_line(line)
 
 
