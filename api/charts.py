@@ -13,12 +13,13 @@ BAR = "#0b4f8a"  # 8:1 against white
 AXIS = "#4a4a4a"
 
 
-def bar_chart(points: Sequence[tuple[str, float | str]], title: str, *, unit: str = "", height: int = 160,
+def bar_chart(points: Sequence[tuple[str, float | str]], title: str, *, unit: str = "", height: int = 200,
               label_every: int = 1, table_caption: str | None = None) -> Markup:
     """A bar per point (label, value); every ``label_every``-th label is printed under its bar. A
     value that is text (a figure withheld, "<5") gets no bar: its height would give it away."""
     n = max(len(points), 1)
-    width = max(320, n * 6)
+    # Wide enough to fill a page's width at a readable height (the SVG scales to its box).
+    width = max(960, n * 6)
     top = max((v for _, v in points if not isinstance(v, str)), default=0) or 1
     bar_w = width / n
     # Print no more labels than fit side by side (about 6.5 units a character at this size).

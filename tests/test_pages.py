@@ -4,6 +4,7 @@ the pages work from the keyboard, and text meets WCAG AA contrast."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime, timezone
 
@@ -94,11 +95,24 @@ def test_commissioner_sees_aggregates_only(browser, site):
     # Two homes: every count is withheld, on the page as in the API.
     expect(page.locator(".headline")).to_contain_text("<5 homes have assistive technology")
     expect(page.get_by_role("img", name="Homes with assistive technology at each month end")).to_be_visible()
-    expect(page.get_by_role("heading", name="Time to acknowledge")).to_be_visible()
+    expect(page.get_by_role("heading", name="Time to answer")).to_be_visible()
+    # Codes read as words.
+    expect(page.get_by_role("rowheader", name="Resolved by phone").first).to_be_visible()
+    expect(page.get_by_role("rowheader", name="Technical fault fixed").first).to_be_visible()
+    assert "resolved_by_phone" not in page.locator("main").inner_text()
     page.get_by_label("District").select_option("Norwich")
+    page.get_by_label("Priority").select_option("1")
     page.get_by_role("button", name="Show").click()
-    expect(page.locator(".headline")).to_contain_text("<5 homes have assistive technology")
-    expect(page.get_by_text("0 alerts acknowledged")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"priority=1"))
+    expect(page.locator(".headline").first).to_contain_text("<5 homes have assistive technology")
+    expect(page.locator("#answer-headline")).to_contain_text("P1: alarm calls")
+    expect(page.locator("#answer-headline")).to_contain_text("of 0 alerts answered within 60 seconds")
+    # Printed: the figures without the site's navigation, the filters or the download links.
+    page.emulate_media(media="print")
+    expect(page.locator("form.filters")).to_be_hidden()
+    expect(page.get_by_role("link", name="Download CSV")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Time to answer")).to_be_visible()
+    page.emulate_media(media="screen")
     html = page.content()
     assert "Arthur" not in html and "Beryl" not in html and "Lane" not in html and "80-84" not in html
     assert "home-1" not in html and "home-2" not in html
