@@ -54,8 +54,9 @@ def install(app) -> None:
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.include_router(router)
     # These import this module: included here, after it is complete.
-    from tecwatch.api import webaccount, webaudit, webenrol, webinstall, webreports, webwizard
+    from tecwatch.api import webaccount, webaudit, webcallquality, webenrol, webinstall, webreports, webwizard
     app.include_router(webreports.router)
+    app.include_router(webcallquality.router)
     app.include_router(webaccount.router)
     app.include_router(webaudit.router)
     app.include_router(webwizard.router)  # before webenrol: /enrol/new is not a resident

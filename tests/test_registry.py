@@ -22,7 +22,8 @@ from tecwatch.registry.models import (
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 TABLES = {"homes", "residents", "family_consents", "devices", "gateways", "responders", "contact_routes",
-          "escalation_chains", "escalation_steps", "alerts", "alert_events", "dead_letters", "alembic_version"}
+          "escalation_chains", "escalation_steps", "alerts", "alert_events", "dead_letters", "alembic_version",
+          "call_audits"}
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(registry_url):
