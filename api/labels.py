@@ -16,10 +16,10 @@ OUTCOME_NAMES: dict[Outcome, str] = {
     Outcome.TECHNICAL_FIXED: "Technical fault fixed",
 }
 PRIORITY_NAMES: dict[int, str] = {
-    1: "P1: alarm calls (pendant, fall, smoke, leak)",
-    2: "P2: wellbeing (no movement, not up, door at night, cold home)",
-    3: "P3: changes in routine, hub offline",
-    4: "P4: device upkeep (batteries, silent sensors)",
+    1: "P1 alarm calls",  # pendant, fall, smoke, leak: the 60-second target
+    2: "P2 wellbeing",  # no movement, not up, door at night, cold home
+    3: "P3 routine and hub",  # changes in routine, hub offline
+    4: "P4 device upkeep",  # low batteries, silent sensors, hub clock
 }
 
 
@@ -36,3 +36,17 @@ def outcome_name(outcome: Outcome | str | None) -> str:
         return OUTCOME_NAMES[Outcome(outcome)]
     except ValueError:
         return words(str(outcome))
+
+
+def duration(seconds: float | str | None) -> str:
+    """A time as people say it: "45 s", "2 min 30 s", "3 h 5 min"; a withheld figure as it is."""
+    if seconds is None:
+        return "none"
+    if isinstance(seconds, str):
+        return seconds
+    s = round(seconds)
+    if s < 120:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min" + (f" {s % 60} s" if s % 60 else "")
+    return f"{s // 3600} h" + (f" {s % 3600 // 60} min" if s % 3600 // 60 else "")

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tecwatch.api import access, published, publishedtimes, reach
 from tecwatch.api.access import Principal
 from tecwatch.api.charts import bar_chart
-from tecwatch.api.labels import PRIORITY_NAMES, outcome_name, words
+from tecwatch.api.labels import PRIORITY_NAMES, duration, outcome_name, words
 from tecwatch.api.reporting import ReportInputError, checked
 from tecwatch.api.responsetimes import PRIORITIES
 from tecwatch.api.timings import P1_TARGET_S
@@ -76,7 +76,7 @@ def reports_page(request: Request, start: str | None = None, end: str | None = N
         "now": now, "monthly": monthly, "per_1000": per_1000, "outcome": outcome, "retained": retained,
         "faults": faults, "growth": growth, "small": small, "csv": lambda path: f"/api/reports/{path}?{urlencode(query | {'format': 'csv'})}",
         "answer": answer, "attend": attend, "to_outcome": to_outcome, "answered": answered, "priority": level,
-        "priorities": PRIORITY_NAMES, "target_s": P1_TARGET_S, "words": words, "outcome_name": outcome_name,
+        "priorities": PRIORITY_NAMES, "target_s": P1_TARGET_S, "words": words, "outcome_name": outcome_name, "duration": duration,
         "timed_csv": lambda path: f"/api/reports/{path}?{urlencode(timed | {'format': 'csv'})}",
     })
 

@@ -9,6 +9,7 @@ import shutil
 from datetime import datetime, timezone
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tecwatch.alerts.engine import AlertEngine, RuleHit
@@ -96,6 +97,8 @@ def test_commissioner_sees_aggregates_only(browser, site):
     expect(page.locator(".headline")).to_contain_text("<5 homes have assistive technology")
     expect(page.get_by_role("img", name="Homes with assistive technology at each month end")).to_be_visible()
     expect(page.get_by_role("heading", name="Time to answer")).to_be_visible()
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
     # Codes read as words.
     expect(page.get_by_role("rowheader", name="Resolved by phone").first).to_be_visible()
     expect(page.get_by_role("rowheader", name="Technical fault fixed").first).to_be_visible()
@@ -105,7 +108,7 @@ def test_commissioner_sees_aggregates_only(browser, site):
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"priority=1"))
     expect(page.locator(".headline").first).to_contain_text("<5 homes have assistive technology")
-    expect(page.locator("#answer-headline")).to_contain_text("P1: alarm calls")
+    expect(page.locator("#answer-headline")).to_contain_text("P1 alarm calls")
     expect(page.locator("#answer-headline")).to_contain_text("of 0 alerts answered within 60 seconds")
     # Printed: the figures without the site's navigation, the filters or the download links.
     page.emulate_media(media="print")
