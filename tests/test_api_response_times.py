@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts import service
 from tecwatch.alerts.acklink import make_token
 from tecwatch.alerts.lifecycle import raise_alert, transition
+from tecwatch.api.responsetimes import by_centre, handler_name
 from tecwatch.registry.models import Alert, AlertEvent, AlertState, Home, Outcome
 from tecwatch.settings import ApiSettings
 
@@ -176,6 +177,16 @@ def test_alarm_to_outcome_by_outcome_and_priority(servers):
     every = get(lenient, "alarm-to-outcome")
     assert [(row["priority"], row["resolved"], row["median_minutes"]) for row in every["by_priority"]] == [
         (1, 8, 25.0), (2, 0, None), (3, 0, None), (4, 2, 240.0)]
+
+
+def test_the_role_is_the_last_bracketed_word_of_the_actor():
+    assert [by_centre(a) for a in ("operator (operator)", "sam (admin)", "ray (responder)")] == [True] * 3
+    # A family account, a link's holder, a coordinator and the platform are not the centre, whatever
+    # the name before the role says.
+    assert not any(by_centre(a) for a in ("x (operator) (family)", "Ann (acknowledge link)", "cy (coordinator)",
+                                          "escalation", "device pendant-1", None))
+    assert handler_name("jo.smith (operator)") == "jo.smith"
+    assert handler_name("jo (family)") is None
 
 
 def _small(value, key: str = "") -> list[tuple[str, int]]:
