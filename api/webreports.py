@@ -66,9 +66,10 @@ def reports_page(request: Request, start: str | None = None, end: str | None = N
             now = monthly = per_1000 = answer = attend = to_outcome = outcome = retained = faults = None
         districts = sorted(reach.district_homes(s, today))
         access.log_access(s, who, "page reports")
-    growth = bar_chart([(m.month, m.homes_active_at_end) for m in monthly or []], "Homes with assistive technology at each month end")
+    growth = bar_chart([(m.month, m.homes_active_at_end) for m in monthly or []], "Homes with assistive technology at each month end",
+                       height=200, wide=True)
     answered = bar_chart([(m.month, _percent(m.share_within_60s)) for m in answer.by_month] if answer else [],
-                         "Alerts answered within 60 seconds, by month", unit=" %")
+                         "Alerts answered within 60 seconds, by month", unit=" %", height=200, wide=True)
     query = {"start": start_day.isoformat(), "end": end_day.isoformat()} | ({"district": district} if district else {})
     timed = query | ({"priority": str(level)} if level else {})
     return TEMPLATES.TemplateResponse(request, "reports.html", {

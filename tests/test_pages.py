@@ -95,7 +95,12 @@ def test_commissioner_sees_aggregates_only(browser, site):
     expect(page).to_have_url(f"{base_url}/reports")
     # Two homes: every count is withheld, on the page as in the API.
     expect(page.locator(".headline")).to_contain_text("<5 homes have assistive technology")
-    expect(page.get_by_role("img", name="Homes with assistive technology at each month end")).to_be_visible()
+    chart = page.get_by_role("img", name="Homes with assistive technology at each month end")
+    expect(chart).to_be_visible()
+    # The chart fills the page's width, drawn at that width (not shrunk into the middle of its box).
+    box, main = chart.bounding_box(), page.locator("main").bounding_box()
+    assert box["width"] > main["width"] - 40, (box, main)
+    assert abs(box["height"] - box["width"] * 200 / 960) < 4, box
     expect(page.get_by_role("heading", name="Time to answer")).to_be_visible()
     results = Axe().run(page)
     assert results.violations_count == 0, results.generate_report()
