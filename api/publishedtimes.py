@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from tecwatch.api.disclosure import Table, mark, withheld
 from tecwatch.api.reporting import month_periods
-from tecwatch.api.responsetimes import alert_times
+from tecwatch.api.responsetimes import AlertTimes, alert_times
 from tecwatch.api.timings import (
     BETWEEN_TARGETS, OTHER_MISSES, AckTimes, AnswerReport, AttendReport, AttendTimes, Counted, OutcomeTimes,
     OutcomeTimesReport, answer_counts, attend_counts, by_outcome, grouped, outcome_counts,
@@ -84,7 +84,13 @@ def _publish(rows: dict[tuple, Counted], shape: _Shape, threshold: int) -> dict[
             for row, (values, _) in rows.items()}
 
 
-def _months(session: Session, start: date | None, end: date | None) -> list[str]:
+def _months(session: Session, start: date | None, end: date | None, times: list[AlertTimes]) -> list[str]:
+    """The months of the range; without a start, from the first alert's or installation's, so
+    that the months hold every alert and add up to the total."""
+    if start is None and times:
+        first = min(a.raised_at for a in times).date()
+        installed = month_periods(session, None, end)
+        start = min(first, date.fromisoformat(installed[0][0] + "-01")) if installed else first
     return [label for label, _, _ in month_periods(session, start, end)]
 
 
@@ -95,7 +101,7 @@ def _split(shown: dict[tuple, dict[str, Any]], kind: str) -> Iterable[tuple[Any,
 def time_to_answer(session: Session, start: date | None, end: date | None, district: str | None,
                    priority: int | None, threshold: int) -> AnswerReport:
     times = alert_times(session, start, end, district, priority)
-    shown = _publish(grouped(times, answer_counts, priority, _months(session, start, end)), _ANSWER, threshold)
+    shown = _publish(grouped(times, answer_counts, priority, _months(session, start, end, times)), _ANSWER, threshold)
     where = {"start": start, "end": end, "district": district}
 
     def row(values: dict[str, Any], **group: Any) -> AckTimes:
@@ -109,7 +115,7 @@ def time_to_answer(session: Session, start: date | None, end: date | None, distr
 def time_to_attend(session: Session, start: date | None, end: date | None, district: str | None,
                    priority: int | None, threshold: int) -> AttendReport:
     times = alert_times(session, start, end, district, priority)
-    shown = _publish(grouped(times, attend_counts, priority, _months(session, start, end)), _ATTEND, threshold)
+    shown = _publish(grouped(times, attend_counts, priority, _months(session, start, end, times)), _ATTEND, threshold)
     return AttendReport(start=start, end=end, district=district, priority=priority,
                         total=AttendTimes(priority=priority, **shown[ALL]),
                         by_priority=[AttendTimes(priority=p, **v) for p, v in _split(shown, "priority")],

@@ -26,6 +26,7 @@ from apisupport import api_server, notified_responder, seed_cast, signed_in
 
 MARCH = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 APRIL = datetime(2026, 4, 10, 2, 0, tzinfo=UTC)
+DECEMBER = datetime(2025, 12, 15, 2, 0, tzinfo=UTC)
 RANGE = {"start": "2026-03-01", "end": "2026-05-01"}
 STAFF = "operator (operator)"
 S, M = timedelta(seconds=1), timedelta(minutes=1)
@@ -95,6 +96,9 @@ def seed(engine, link_key: bytes) -> None:
         _close(engine, a, APRIL + 8 * M, Outcome.FALSE_ALARM)
         # 8. Still waiting for the centre.
         _alert(engine, f"h8{twin}", "pendant", MARCH)
+        # 9. Before any installation: a hub offline (P3) in December, resolved straight away by the centre.
+        a = _alert(engine, f"h9{twin}", "hub_offline", DECEMBER)
+        _close(engine, a, DECEMBER + 4 * M, Outcome.TECHNICAL_FIXED)
 
 
 @pytest.fixture
@@ -148,6 +152,12 @@ def test_time_to_answer_by_priority_and_month(servers):
     every = get(lenient, "time-to-answer")
     assert [(row["priority"], row["alerts"], row["share_within_60s"]) for row in every["by_priority"]] == [
         (1, 12, 0.3333), (2, 0, None), (3, 0, None), (4, 2, 0.0)]
+    # With no range, the months start at the first installation (the cast's, in January) or alert
+    # (December's hub), whichever came first, and hold every alert.
+    unbounded = lenient.get("/api/reports/time-to-answer").json()
+    assert unbounded["by_month"][0]["month"] == "2025-12"
+    assert sum(m["alerts"] for m in unbounded["by_month"]) == unbounded["total"]["alerts"] == 16
+    assert lenient.get("/api/reports/time-to-answer", params={"priority": 1}).json()["by_month"][0]["month"] == "2026-01"
     rows = lenient.get("/api/reports/time-to-answer", params=RANGE | {"format": "csv"}).text.splitlines()
     assert len(rows) == 1 + 1 + 4 + 2  # header, every alert, four priorities, two months
 
