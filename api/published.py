@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from tecwatch.api import outcomes, publishedtimes, reach
-from tecwatch.api.disclosure import Table, apply, mark, withheld
+from tecwatch.api.disclosure import Table, mark, withheld
 from tecwatch.api.outcomes import AckTimes, AlertRate, DeviceFaults, OutcomeDistribution, StillAtHome
 from tecwatch.api.reach import DistrictReach, MonthReach, ReachOnDay
 
