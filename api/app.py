@@ -8,7 +8,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from tecwatch.api import (
-    admin, alerts, auth, calls, consents, contacts, devices, docs, enrolment, escalation, family, history, homerecords, homes,
+    admin, alerts, auth, callqualityapi, calls, consents, contacts, devices, docs, enrolment, escalation, family, history, homerecords, homes,
     reports, residents, users, web,
 )
 from tecwatch.api import attendance
@@ -52,6 +52,7 @@ def create_app(settings: Settings, clock: Clock = wall_clock) -> FastAPI:
     enrolment.install(app)
     app.include_router(reports.router)
     app.include_router(admin.router)
+    app.include_router(callqualityapi.router)
     app.include_router(docs.router)
 
     web.install(app)

@@ -14,11 +14,12 @@ AXIS = "#4a4a4a"
 
 
 def bar_chart(points: Sequence[tuple[str, float | str]], title: str, *, unit: str = "", height: int = 160,
-              label_every: int = 1, table_caption: str | None = None) -> Markup:
+              label_every: int = 1, table_caption: str | None = None, wide: bool = False) -> Markup:
     """A bar per point (label, value); every ``label_every``-th label is printed under its bar. A
-    value that is text (a figure withheld, "<5") gets no bar: its height would give it away."""
+    value that is text (a figure withheld, "<5") gets no bar: its height would give it away. A wide
+    chart fills a report page's width at a readable height; the others stay legible on a phone."""
     n = max(len(points), 1)
-    width = max(320, n * 6)
+    width = max(960 if wide else 320, n * 6)
     top = max((v for _, v in points if not isinstance(v, str)), default=0) or 1
     bar_w = width / n
     # Print no more labels than fit side by side (about 6.5 units a character at this size).
@@ -33,7 +34,7 @@ def bar_chart(points: Sequence[tuple[str, float | str]], title: str, *, unit: st
                     f'fill="{BAR}"><title>{escape(label)}: {_figure(value)}{escape(unit)}</title></rect>')
         if i % label_every == 0:
             labels.append(f'<text x="{x:.1f}" y="{height - 6}" font-size="11" fill="{AXIS}">{escape(label)}</text>')
-    svg = (f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+    svg = (f'<svg class="chart{" wide-chart" if wide else ""}" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{escape(title)}" focusable="false">'
            f'<line x1="0" y1="{plot_h}" x2="{width}" y2="{plot_h}" stroke="{AXIS}"/>'
            + "".join(bars) + "".join(labels) + "</svg>")

@@ -93,7 +93,8 @@ def withheld(table: Table, threshold: int) -> frozenset[Key]:
     protect = {k for k in out if k in table.cells} | {k for k, v in table.hidden.items() if small(k, v)}
     while True:
         _close(table, out)
-        exposed = [k for k in _determined(table, out) if k in protect] or _pinned(table, out, protect)
+        determined = _determined(table, out)
+        exposed = [k for k in determined if k in protect] or _pinned(table, out, protect, set(determined))
         if not exposed:
             return frozenset(out)
         companion = _companion(table, exposed[0], out)
@@ -138,14 +139,17 @@ def _determined(table: Table, out: set[Key]) -> list[Key]:
     return [k for k, i in column.items() if not np.any(np.abs(free[:, i]) > 1e-8)]
 
 
-def _pinned(table: Table, out: set[Key], protect: set[Key]) -> list[Key]:
-    """Protected figures a sum fixes at their least values (withheld counts at 1, implied ones at 0)."""
+def _pinned(table: Table, out: set[Key], protect: set[Key], known: set[Key]) -> list[Key]:
+    """Protected figures a sum fixes at their least values (withheld counts at 1, implied ones at 0);
+    withheld figures the sums determine (``known``) count as shown."""
     for coefficients in table.sums:
-        unknown = [k for k in coefficients if k in table.hidden or (k in out and k in table.cells)]
+        unknown = [k for k in coefficients
+                   if (k in table.hidden or (k in out and k in table.cells)) and k not in known]
         if not unknown or table.not_counts.intersection(unknown) or len({coefficients[k] for k in unknown}) != 1:
             continue
         each = coefficients[unknown[0]]
-        left = -sum(c * table.cells[k] for k, c in coefficients.items() if k not in unknown) / each
+        left = -sum(c * table.cells.get(k, table.hidden.get(k, 0))
+                    for k, c in coefficients.items() if k not in unknown) / each
         if left == sum(0 if k in table.hidden else 1 for k in unknown):
             if hits := [k for k in unknown if k in protect]:
                 return hits

@@ -1,11 +1,10 @@
-"""Outcomes: alerts per 100 homes, time to acknowledge, how alerts ended, whether people stay at
+"""Outcomes: alerts per 100 homes, time to acknowledge (api/timings.py), how alerts ended, whether people stay at
 home, and device fault rates."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from math import floor
 from typing import Any
 
 from pydantic import BaseModel
@@ -17,13 +16,13 @@ from tecwatch.api.disclosure import Count, Figure
 from tecwatch.api.reporting import (
     UNKNOWN, between, checked, cuts, end_of, in_district, month_periods, raised_in, ratio, spans,
 )
+from tecwatch.api.responsetimes import alert_times
+from tecwatch.api.timings import AckTimes, answer_counts  # noqa: F401  (AckTimes is published from here too)
 from tecwatch.registry.models import (
-    OPEN_STATES, Alert, AlertState, Device, Gateway, LeftReason, Outcome, Resident,
+    Alert, AlertState, Device, Gateway, LeftReason, Outcome, Resident,
 )
 
 GATEWAY = "gateway"
-ACK_TARGETS_S = (60, 180)
-BETWEEN_TARGETS = "60s_to_180s"
 STILL_AT_HOME_DAYS = (91, 365)
 
 
@@ -39,25 +38,6 @@ class _Period(BaseModel):
     start: date | None
     end: date | None
     district: str | None
-
-
-class AckTimes(_Period):
-    """Counts of alerts and how fast they were acknowledged; which alerts were slow is the
-    monitoring centre's to see (GET /api/alerts/slow-acknowledgements), not a commissioner's."""
-
-    acknowledged: Count
-    within_60s: Count
-    within_180s: Count
-    over_180s: Count
-    share_within_60s: Figure
-    share_within_180s: Figure
-    median_seconds: Figure
-    p90_seconds: Figure
-    never_acknowledged: Count  # closed or cancelled without an acknowledgement; not in the shares
-    awaiting_acknowledgement: Count  # still open and unacknowledged; not in the shares
-
-    def rows(self) -> list[AckTimes]:
-        return [self]
 
 
 class OutcomeShare(BaseModel):
@@ -135,53 +115,12 @@ def alert_rates_counted(session: Session, start: date | None = None, end: date |
     return out, homes
 
 
-def _quantile(ordered: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (as numpy's default)."""
-    pos = q * (len(ordered) - 1)
-    lo = floor(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo), 1)
-
-
 def time_to_acknowledge(session: Session, start: date | None = None, end: date | None = None,
-                        district: str | None = None) -> AckTimes:
-    return ack_counted(session, start, end, district)[0]
-
-
-def ack_counted(session: Session, start: date | None = None, end: date | None = None,
-                district: str | None = None) -> tuple[AckTimes, Homes]:
-    """The times, and the homes behind each count, by field name (and BETWEEN_TARGETS, the alerts
-    acknowledged after 60 s but within 180 s, which the report implies without showing)."""
-    lo, hi = cuts(start, end)
-    acked = raised_in(select(Alert.home_id, Alert.raised_at, Alert.acknowledged_at)
-                      .where(Alert.acknowledged_at.is_not(None)), lo, hi, district)
-    seconds: list[float] = []
-    homes: defaultdict[str, set[str]] = defaultdict(set)
-    for home_id, raised_at, acknowledged_at in session.execute(acked):
-        # Clocks can disagree a little; an acknowledgement cannot come before its alert.
-        s = max(0.0, (acknowledged_at - raised_at).total_seconds())
-        seconds.append(s)
-        homes["acknowledged"].add(home_id)
-        homes["within_60s" if s <= ACK_TARGETS_S[0] else BETWEEN_TARGETS if s <= ACK_TARGETS_S[1]
-              else "over_180s"].add(home_id)
-    homes["within_180s"] = homes["within_60s"] | homes[BETWEEN_TARGETS]
-    unacked: Counter[str] = Counter()
-    for state, home_id, n in session.execute(raised_in(
-            select(Alert.state, Alert.home_id, func.count()).where(Alert.acknowledged_at.is_(None))
-            .group_by(Alert.state, Alert.home_id), lo, hi, district)):
-        field = "awaiting_acknowledgement" if state in OPEN_STATES else "never_acknowledged"  # resolved, cancelled
-        unacked[field] += n
-        homes[field].add(home_id)
-    ordered = sorted(seconds)
-    n = len(ordered)
-    within = [sum(1 for s in ordered if s <= target) for target in ACK_TARGETS_S]
-    report = AckTimes(
-        start=start, end=end, district=district, acknowledged=n, within_60s=within[0], within_180s=within[1],
-        over_180s=n - within[1], share_within_60s=ratio(within[0], n), share_within_180s=ratio(within[1], n),
-        median_seconds=_quantile(ordered, 0.5) if n else None,
-        p90_seconds=_quantile(ordered, 0.9) if n else None,
-        never_acknowledged=unacked["never_acknowledged"], awaiting_acknowledgement=unacked["awaiting_acknowledgement"])
-    return report, {k: len(v) for k, v in homes.items()}
+                        district: str | None = None, priority: int | None = None) -> AckTimes:
+    """Time to answer over the range, unpublished (see api/timings.py and api/responsetimes.py)."""
+    values, _ = answer_counts(alert_times(session, start, end, district, priority))
+    return AckTimes(start=start, end=end, district=district, priority=priority,
+                    **{k: v for k, v in values.items() if k in AckTimes.model_fields})
 
 
 def outcome_distribution(session: Session, start: date | None = None, end: date | None = None,

@@ -10,8 +10,7 @@ How each answer's figures are tied together, for secondary suppression:
 - by month: net growth is new less ended, and the homes at a month's end are those at the end of
   the month before, plus new, less ended (the month before the first is taken as known).
 - alert rates: no sums; homes at a month's end are withheld as in reach by month.
-- time to acknowledge: acknowledged is within 180 s plus over 180 s; within 180 s is within 60 s
-  plus those between, a count the answer implies without showing it.
+- time to answer (acknowledgement), to attend, and alarm to outcome: api/publishedtimes.py.
 - outcomes: resolved is the sum of the outcomes.
 - still at home: people are those still at home plus those who left, implied without being shown.
 - device faults: no sums.
@@ -25,8 +24,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tecwatch.api import outcomes, reach
-from tecwatch.api.disclosure import Table, apply, mark, withheld
+from tecwatch.api import outcomes, publishedtimes, reach
+from tecwatch.api.disclosure import Table, mark, withheld
 from tecwatch.api.outcomes import AckTimes, AlertRate, DeviceFaults, OutcomeDistribution, StillAtHome
 from tecwatch.api.reach import DistrictReach, MonthReach, ReachOnDay
 
@@ -116,25 +115,10 @@ def alert_rates(session: Session, start: date | None, end: date | None, district
                       alerts_per_100_homes=show(("rate", r.month, r.rule), r.alerts_per_100_homes)) for r in rows]
 
 
-_ACK_COUNTS = ("within_60s", "within_180s", "over_180s", "never_acknowledged", "awaiting_acknowledgement")
-
-
 def time_to_acknowledge(session: Session, start: date | None, end: date | None, district: str | None,
-                        threshold: int) -> AckTimes:
-    r, homes = outcomes.ack_counted(session, start, end, district)
-    t = Table()
-    t.count("acknowledged", r.acknowledged, homes=homes.get("acknowledged", 0), last=True)
-    for name in _ACK_COUNTS:
-        t.count(name, getattr(r, name), homes=homes.get(name, 0))
-    between = outcomes.BETWEEN_TARGETS
-    t.hide(between, r.within_180s - r.within_60s, homes=homes.get(between, 0))
-    t.relation({"acknowledged": 1, "within_180s": -1, "over_180s": -1})
-    t.relation({"within_180s": 1, "within_60s": -1, between: -1})
-    t.derive("share_within_60s", "within_60s", "acknowledged")
-    t.derive("share_within_180s", "within_180s", "acknowledged")
-    t.derive("median_seconds", "acknowledged")
-    t.derive("p90_seconds", "acknowledged")
-    return apply(r, withheld(t, threshold), threshold)
+                        threshold: int, priority: int | None = None) -> AckTimes:
+    """The whole range's row of time to answer, withheld as in that report (api/publishedtimes.py)."""
+    return publishedtimes.time_to_answer(session, start, end, district, priority, threshold).total
 
 
 def outcome_distribution(session: Session, start: date | None, end: date | None, district: str | None,

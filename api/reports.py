@@ -17,9 +17,10 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
-from tecwatch.api import outcomes, published, reach
+from tecwatch.api import outcomes, published, publishedtimes, reach
 from tecwatch.api.deps import REPORT_READERS, errors, registry, require
 from tecwatch.api.outcomes import AckTimes, AlertRate, DeviceFaults, OutcomeDistribution, StillAtHome
+from tecwatch.api.timings import AnswerReport, AttendReport, AttendTimes, OutcomeTimes, OutcomeTimesReport
 from tecwatch.api.reach import DistrictReach, MonthReach, ReachOnDay
 from tecwatch.api.reporting import ReportInputError, to_csv
 
@@ -39,6 +40,8 @@ Day = Annotated[date | None, Query(description="A UTC day, YYYY-MM-DD; today if 
 Start = Annotated[date | None, Query(description="First day, YYYY-MM-DD (included); from the start if left out")]
 End = Annotated[date | None, Query(description="The day after the last, YYYY-MM-DD (not included)")]
 District = Annotated[str | None, Query(max_length=80, description="Only this district")]
+Priority = Annotated[int | None, Query(ge=1, le=4, description="Only alerts of this priority (1: alarm calls, "
+                                                               "which the 60 s target is for)")]
 Registry = Annotated[Session, Depends(registry, scope="function")]
 
 
@@ -171,14 +174,43 @@ def alert_rates(session: Registry, small: Threshold, start: Start = None, end: E
 
 @router.get("/acknowledgement", response_model=AckTimes, responses=_CSV_RESPONSE)
 def acknowledgement(session: Registry, small: Threshold, start: Start = None, end: End = None,
-                    district: District = None, fmt: Format = "json",
+                    district: District = None, priority: Priority = None, fmt: Format = "json",
                     part: Annotated[Literal["summary"], Query(
                         description="The one-row summary (the list of slow alerts is the monitoring centre's: "
                                     "GET /api/alerts/slow-acknowledgements)")] = "summary") -> Any:
-    """Time from raising to acknowledging alerts: counts, shares within 60 s and 180 s, median, 90th
-    percentile, and how many took over 180 s. The CSV is the one-row summary."""
-    r = _run(published.time_to_acknowledge, session, start, end, _district(district), small)
+    """Time to answer: from raising an alert to the monitoring centre's first acknowledgement (a
+    family member's does not count). Counts, shares within 60 s and 180 s of every alert answered or
+    never answered (a miss), median and 90th percentile of those answered. The CSV is the one-row
+    summary; by priority and month: GET /api/reports/time-to-answer."""
+    r = _run(published.time_to_acknowledge, session, start, end, _district(district), small, priority)
     return _reply(fmt, "acknowledgement", _today(), r, r.rows(), AckTimes)
+
+
+@router.get("/time-to-answer", response_model=AnswerReport, responses=_CSV_RESPONSE)
+def time_to_answer(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                   district: District = None, priority: Priority = None, fmt: Format = "json") -> Any:
+    """Time to answer (as /acknowledgement) for every alert, by priority and by month. The CSV has
+    one row each (priority and month empty for every one)."""
+    r = _run(publishedtimes.time_to_answer, session, start, end, _district(district), priority, small)
+    return _reply(fmt, "time-to-answer", _today(), r, r.rows(), AckTimes)
+
+
+@router.get("/time-to-attend", response_model=AttendReport, responses=_CSV_RESPONSE)
+def time_to_attend(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                   district: District = None, priority: Priority = None, fmt: Format = "json") -> Any:
+    """From raising an alert to a responder's arrival (the first "arrived" in its trail), in
+    minutes: every alert, by priority and by month."""
+    r = _run(publishedtimes.time_to_attend, session, start, end, _district(district), priority, small)
+    return _reply(fmt, "time-to-attend", _today(), r, r.rows(), AttendTimes)
+
+
+@router.get("/alarm-to-outcome", response_model=OutcomeTimesReport, responses=_CSV_RESPONSE)
+def alarm_to_outcome(session: Registry, small: Threshold, start: Start = None, end: End = None,
+                     district: District = None, priority: Priority = None, fmt: Format = "json") -> Any:
+    """From raising an alert to its resolution, in minutes, by outcome and by priority, with the
+    same alerts' time to answer and to attend."""
+    r = _run(publishedtimes.alarm_to_outcome, session, start, end, _district(district), priority, small)
+    return _reply(fmt, "alarm-to-outcome", _today(), r, r.rows(), OutcomeTimes)
 
 
 @router.get("/outcomes", response_model=OutcomeDistribution, responses=_CSV_RESPONSE)

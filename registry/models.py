@@ -315,7 +315,7 @@ class ApiKey(Base):
 
 class AccessLog(Base):
     """Every read of a person's data, and every refused attempt: who, when, what. Append-only:
-    the database itself refuses UPDATE and DELETE (triggers, migration 0010)."""
+    the database itself refuses UPDATE and DELETE (triggers, migration 0009)."""
 
     __tablename__ = "access_log"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -388,3 +388,4 @@ class AlarmReceipt(Base):
 
 
 from tecwatch.registry import records  # noqa: E402,F401  (the enrolment tables join this metadata)
+from tecwatch.registry import callaudits  # noqa: E402,F401  (call audits join this metadata too)

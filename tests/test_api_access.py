@@ -125,6 +125,13 @@ MATRIX: dict[tuple[str, str], tuple[set[str], dict | str | None]] = {
     ("GET", "/api/reports/outcomes"): (REPORTS, None),
     ("GET", "/api/reports/still-at-home"): (REPORTS, None),
     ("GET", "/api/reports/device-faults"): (REPORTS, None),
+    ("GET", "/api/reports/time-to-answer"): (REPORTS, None),
+    ("GET", "/api/reports/time-to-attend"): (REPORTS, None),
+    ("GET", "/api/reports/alarm-to-outcome"): (REPORTS, None),
+    ("GET", "/api/call-quality"): ({"admin"}, None),
+    ("GET", "/api/call-quality/calls"): ({"admin"}, None),
+    ("POST", "/api/call-quality/audits"): ({"admin"}, {"alert_id": 1, "handler": "operator", "greeting_identity": True,
+                                                       "correct_action": True, "trail_complete": True, "score": 4}),
     # Last: once the admin has erased Arthur there is nothing of his left to leak.
     ("POST", "/api/admin/residents/{resident_id}/erase"): ({"admin"}, {"left_reason": "moved_away"}),
     # Truly last: each client's token is revoked by it.

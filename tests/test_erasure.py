@@ -13,7 +13,8 @@ from tecwatch.alerts import service
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.scheduler import RuleRunner
 from tecwatch.alerts.signalcache import DayCache
-from tecwatch.api import outcomes, reach
+from tecwatch.api import outcomes, reach, timings
+from tecwatch.api.responsetimes import alert_times
 from tecwatch.devices import Channel, make_reading
 from tecwatch.ingest.deadletter import DeadLetterStore, dead_letter
 from tecwatch.registry import erasure
@@ -60,8 +61,11 @@ def _raw_reports(engine) -> dict[str, object]:
                    "outcomes": outcomes.outcome_distribution(s, start, end),
                    "still-at-home": outcomes.still_at_home(s, date(2027, 6, 1)),
                    "device-faults": outcomes.device_fault_rates(s, start, end)}
+        times = alert_times(s, start, end, None)
+        timed = {name: count(times) for name, count in (("answer", timings.answer_counts), (
+            "attend", timings.attend_counts), ("to-outcome", timings.outcome_counts))}
         return {name: [row.model_dump() for row in r] if isinstance(r, list) else r.model_dump()
-                for name, r in reports.items()}
+                for name, r in reports.items()} | timed
 
 
 def test_erasing_a_resident_keeps_every_report_the_same(registry, registry_url, tmp_path):

@@ -4,10 +4,12 @@ the pages work from the keyboard, and text meets WCAG AA contrast."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import datetime, timezone
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tecwatch.alerts.engine import AlertEngine, RuleHit
@@ -93,12 +95,32 @@ def test_commissioner_sees_aggregates_only(browser, site):
     expect(page).to_have_url(f"{base_url}/reports")
     # Two homes: every count is withheld, on the page as in the API.
     expect(page.locator(".headline")).to_contain_text("<5 homes have assistive technology")
-    expect(page.get_by_role("img", name="Homes with assistive technology at each month end")).to_be_visible()
-    expect(page.get_by_role("heading", name="Time to acknowledge")).to_be_visible()
+    chart = page.get_by_role("img", name="Homes with assistive technology at each month end")
+    expect(chart).to_be_visible()
+    # The chart fills the page's width, drawn at that width (not shrunk into the middle of its box).
+    box, main = chart.bounding_box(), page.locator("main").bounding_box()
+    assert box["width"] > main["width"] - 40, (box, main)
+    assert abs(box["height"] - box["width"] * 200 / 960) < 4, box
+    expect(page.get_by_role("heading", name="Time to answer")).to_be_visible()
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+    # Codes read as words.
+    expect(page.get_by_role("rowheader", name="Resolved by phone").first).to_be_visible()
+    expect(page.get_by_role("rowheader", name="Technical fault fixed").first).to_be_visible()
+    assert "resolved_by_phone" not in page.locator("main").inner_text()
     page.get_by_label("District").select_option("Norwich")
+    page.get_by_label("Priority").select_option("1")
     page.get_by_role("button", name="Show").click()
-    expect(page.locator(".headline")).to_contain_text("<5 homes have assistive technology")
-    expect(page.get_by_text("0 alerts acknowledged")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"priority=1"))
+    expect(page.locator(".headline").first).to_contain_text("<5 homes have assistive technology")
+    expect(page.locator("#answer-headline")).to_contain_text("P1 alarm calls")
+    expect(page.locator("#answer-headline")).to_contain_text("of 0 alerts answered within 60 seconds")
+    # Printed: the figures without the site's navigation, the filters or the download links.
+    page.emulate_media(media="print")
+    expect(page.locator("form.filters")).to_be_hidden()
+    expect(page.get_by_role("link", name="Download CSV")).to_be_hidden()
+    expect(page.get_by_role("heading", name="Time to answer")).to_be_visible()
+    page.emulate_media(media="screen")
     html = page.content()
     assert "Arthur" not in html and "Beryl" not in html and "Lane" not in html and "80-84" not in html
     assert "home-1" not in html and "home-2" not in html

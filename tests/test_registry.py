@@ -22,7 +22,8 @@ from tecwatch.registry.models import (
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 TABLES = {"homes", "residents", "family_consents", "devices", "gateways", "responders", "contact_routes",
-          "escalation_chains", "escalation_steps", "alerts", "alert_events", "dead_letters", "alembic_version"}
+          "escalation_chains", "escalation_steps", "alerts", "alert_events", "dead_letters", "alembic_version",
+          "call_audits"}
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(registry_url):
@@ -233,5 +234,36 @@ def test_a_registry_with_people_in_it_upgrades_to_the_latest_schema(registry_url
             [ann] = s.scalars(select(Resident)).all()
             assert (ann.name, ann.home_id, ann.home.district) == ("Ann Example", "h1", "Norwich")
             assert [d.device_id for d in s.scalars(select(Device))] == ["pir-hall"]
+    finally:
+        engine.dispose()
+
+
+def test_call_audits_come_and_go_with_migration_0010(registry_url):
+    """0010 adds the call audits beside a registry in use, and going back to 0009 removes them
+    and nothing else."""
+    engine = make_engine(registry_url)
+    try:
+        upgrade(engine, "0009")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO alerts (id, home_id, rule, priority, state, reason, detail, occurred_at, "
+                              "raised_at, last_seen_at, repeats, escalation_step) VALUES (1, 'h1', 'pendant', 1, "
+                              "'resolved', 'Pendant pressed', '{}', :t, :t, :t, 0, 0)"), {"t": T0})
+        upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO call_audits (alert_id, handler, auditor, audited_at, greeting_identity, "
+                              "correct_action, trail_complete, score) VALUES (1, 'operator', 'admin', :t, true, true, "
+                              "false, 4)"), {"t": T0})
+            with pytest.raises(IntegrityError):  # one audit per call and handler
+                with conn.begin_nested():
+                    conn.execute(text("INSERT INTO call_audits (alert_id, handler, auditor, audited_at, "
+                                      "greeting_identity, correct_action, trail_complete, score) VALUES (1, "
+                                      "'operator', 'admin', :t, true, true, true, 5)"), {"t": T0})
+            assert conn.execute(text("SELECT note, score FROM call_audits")).one() == ("", 4)
+        downgrade(engine, "0009")
+        assert "call_audits" not in inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT reason FROM alerts")).scalar_one() == "Pendant pressed"
+        upgrade(engine)
+        assert "call_audits" in inspect(engine).get_table_names()
     finally:
         engine.dispose()
