@@ -1,215 +1,37 @@
 """Learned per-home routines (wake, bed, night visits, usual quiet spells), for all homes at once.
 
-Everything is numpy over (homes, buckets); Python loops only run over local days or hours.
-The per-bucket helpers here (clock, sustained activity, daily wake/bed detection, quiet spells)
-are shared with the pattern rules, so learning and alerting measure things the same way.
+Everything is numpy over (homes, buckets); Python loops only run over local days or hours. What
+is measured (getting up, quiet spells, night visits) comes from ``measures``, which the pattern
+rules use too, so learning and alerting measure things the same way.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .signals import (
-    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, SEAT, Signals,
+from .measures import (
+    STAY_ROOMS, WAKE_LEAD, Clock, at_night, bathroom_visit_starts, bed_stays, clock, day_marks, last_room,
+    night_visits, quiet_spells, resting_then, sustained, up_signs,
 )
+from .signals import DOOR_OPEN, MOTION_ANY, Signals
 
-# "Up and about": at least 4 of the last 6 five-minute buckets had activity. A night-time
-# bathroom trip (under ~10 minutes) does not reach that; getting up for the day does (on the
-# simulator, seen 15-20 minutes after getting up, and falsely on 2 of ~1,400 nights, when two
-# trips came close together; night windows are clamped to the usual times for that reason).
-# Dense activity is seen WAKE_LEAD buckets after it began.
-SUSTAIN_BUCKETS = 6
-SUSTAIN_MIN_ACTIVE = 4
-WAKE_LEAD = SUSTAIN_MIN_ACTIVE - 1
-WAKE_SEARCH = (4 * 60, 15 * 60)  # local minutes: look for getting up between 04:00 and 15:00
-BED_SEARCH = (18 * 60, 28 * 60)  # and for going to bed between 18:00 and 04:00 the next day
 DEFAULT_WAKE, DEFAULT_BED = 9 * 60.0, 23 * 60.0
 DEFAULT_VISITS, DEFAULT_VISITS_SD = 1.0, 1.0
 DEFAULT_GAP_IN, DEFAULT_GAP_OUT = 4 * 60.0, 8 * 60.0  # minutes of quiet, at home / after the door
-# Rooms where a long stay with nothing moving is a worry (a fall), each with its own motion
-# signal, and the stay assumed usual until one is learned. Not the bedroom: rest is usual there.
-STAY_ROOMS: tuple[tuple[str, int], ...] = (("bathroom", MOTION_BATHROOM), ("kitchen", MOTION_KITCHEN))
-DEFAULT_STAY = np.array([30.0, 60.0])
+DEFAULT_STAY = np.array([30.0, 60.0])  # per STAY_ROOMS, until a stay is learned
 DEFAULT_ACTIVE_HOURS = (8, 22)  # local hours assumed active before anything is learned
 # Ceilings on what can be learned as usual, whatever the history holds: beyond these a quiet
 # spell or a stay is a worry even for someone who once did it (minutes).
 MAX_GAP_IN, MAX_GAP_OUT, MAX_GAP_REST = 6 * 60.0, 12 * 60.0, 10 * 60.0
 DEFAULT_GAP_REST = 6 * 60.0  # quiet after sitting down or getting into bed, before anything is learned
 MAX_STAY = np.array([60.0, 120.0])  # per STAY_ROOMS
-BED_STAY_BUCKETS = 24  # in bed this long (2 h of 5-minute buckets) is going to bed, not a lie-down
 LEARN_CHUNK = 1000  # homes per numpy pass: bounds the temporaries for very large estates
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Local wall-clock facts for each bucket of a Signals array (all homes share one zone)."""
-
-    day: np.ndarray  # (B,) int: local day number, 0 = the local date of the first bucket
-    minute: np.ndarray  # (B,) float: local minutes after midnight
-    weekday: np.ndarray  # (B,) int: Monday = 0
-    key: np.ndarray  # (B,) float: day * 1440 + minute, never decreasing (DST's repeated hour flattened)
-    dates: list[date]
-    bucket_min: float
-
-    def at(self, day: int, minute: float) -> int:
-        """The first bucket at or after local ``minute`` of local day ``day`` (minute may pass 1440)."""
-        return int(np.searchsorted(self.key, day * 1440.0 + minute))
-
-    @property
-    def hour(self) -> np.ndarray:
-        return (self.minute // 60).astype(np.int64)
-
-
-def clock(signals: Signals, tz: str) -> Clock:
-    zone = ZoneInfo(tz)
-    n = signals.n_buckets
-    first = signals.start.astimezone(zone).date()
-    day, minute, weekday = np.zeros(n, np.int64), np.zeros(n), np.zeros(n, np.int64)
-    for b in range(n):
-        loc = (signals.start + b * signals.bucket).astimezone(zone)
-        day[b] = (loc.date() - first).days
-        minute[b] = loc.hour * 60 + loc.minute + loc.second / 60
-        weekday[b] = loc.weekday()
-    dates = [first + timedelta(days=int(d)) for d in range(int(day[-1]) + 1)] if n else []
-    key = np.maximum.accumulate(day * 1440.0 + minute) if n else np.zeros(0)
-    return Clock(day, minute, weekday, key, dates, signals.bucket / timedelta(minutes=1))
-
-
-def sustained(active: np.ndarray) -> np.ndarray:
-    """(H, B) bool: the window of SUSTAIN_BUCKETS ending at each bucket was mostly active."""
-    c = np.zeros((active.shape[0], active.shape[1] + 1), np.int32)
-    np.cumsum(active, axis=1, out=c[:, 1:])
-    lo = np.maximum(np.arange(active.shape[1]) + 1 - SUSTAIN_BUCKETS, 0)
-    return c[:, 1:] - c[:, lo] >= SUSTAIN_MIN_ACTIVE
-
-
-def up_signs(sig: Signals, sus: np.ndarray) -> np.ndarray:
-    """(H, B) bool: signs of being up for the day: sustained activity, or the front door, the
-    kitchen, the kettle or the chair (a night trip to the bathroom is none of these)."""
-    c = sig.counts
-    return sus | (c[:, :, DOOR_OPEN] > 0) | (c[:, :, MOTION_KITCHEN] > 0) | (c[:, :, KETTLE] > 0) | (c[:, :, SEAT] > 0)
-
-
-def resting_then(counts: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """(H, C) bool: the bucket ``at`` (last heard) was sitting down or getting into bed, so the
-    quiet since is rest, not someone on their feet."""
-    rows = np.arange(counts.shape[0])[:, None]
-    return (counts[:, :, SEAT][rows, at] > 0) | (counts[:, :, BED_IN][rows, at] > 0)
-
-
-def bed_stays(sig: Signals) -> np.ndarray:
-    """(H, B) bool: the bed sensor says someone got into bed here and stayed BED_STAY_BUCKETS."""
-    c = sig.counts
-    into, out = c[:, :, BED_IN] > 0, c[:, :, BED_OUT] > 0
-    if not into.any():
-        return into
-    idx = np.arange(into.shape[1])
-    in_bed = np.maximum.accumulate(np.where(into, idx, -1), axis=1) > np.maximum.accumulate(np.where(out, idx, -1), axis=1)
-    cum = np.zeros((into.shape[0], into.shape[1] + 1), np.int32)
-    np.cumsum(in_bed, axis=1, out=cum[:, 1:])
-    ahead = np.minimum(idx + BED_STAY_BUCKETS, into.shape[1])
-    return into & (cum[:, ahead] - cum[:, idx] == ahead - idx)
-
-
-def day_marks(up: np.ndarray, clk: Clock, sus: np.ndarray | None = None,
-              to_bed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per home and local day: the bucket where getting up is seen, and the bucket going to bed ends.
-
-    Getting up is the first sign of being up after 04:00 (for sustained activity, it began about
-    WAKE_LEAD buckets earlier); -1 where there was none in the data. Going to bed is the first
-    stay in bed the bed sensor saw in the evening (``to_bed``), else the end of the last
-    sustained activity (``sus``, default ``up``).
-    """
-    sus = up if sus is None else sus
-    homes, days = up.shape[0], len(clk.dates)
-    wake, bed = np.full((homes, days), -1, np.int64), np.full((homes, days), -1, np.int64)
-    for d in range(days):
-        lo, hi = clk.at(d, WAKE_SEARCH[0]), clk.at(d, WAKE_SEARCH[1])
-        if hi > lo:
-            seg = up[:, lo:hi]
-            wake[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1), -1)
-        lo, hi = clk.at(d, BED_SEARCH[0]), clk.at(d, BED_SEARCH[1])
-        if hi > lo:
-            seg = sus[:, lo:hi][:, ::-1]
-            bed[:, d] = np.where(seg.any(axis=1), hi - seg.argmax(axis=1), -1)
-            if to_bed is not None:
-                seg = to_bed[:, lo:hi]
-                bed[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1) + 1, bed[:, d])
-    return wake, bed
-
-
-def quiet_spells(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(last active bucket at or before each bucket, -1 if none; buckets since then)."""
-    idx = np.arange(active.shape[1])
-    last = np.maximum.accumulate(np.where(active, idx, -1), axis=1)
-    return last, idx - last
-
-
-def last_room(counts: np.ndarray) -> np.ndarray:
-    """The STAY_ROOMS index of the room that was a bucket's only activity (so they were last seen
-    there), or -1; ``counts`` is (..., signals), e.g. a Signals' counts or buckets gathered from it."""
-    others = counts[..., DOOR_OPEN] > 0  # the other activity signals, ORed plane by plane
-    for s in ACTIVITY_SIGNALS:
-        if s not in (MOTION_ANY, DOOR_OPEN):
-            others |= counts[..., s] > 0
-    out = np.full(counts.shape[:-1], -1, np.int8)
-    for r, (_name, plane) in enumerate(STAY_ROOMS):
-        out[(counts[..., plane] > 0) & (counts[..., MOTION_ANY] == counts[..., plane]) & ~others] = r
-    return out
-
-
-def bathroom_visit_starts(signals: Signals) -> np.ndarray:
-    """(H, B+1) cumulative count of bathroom episodes started (runs of buckets with bathroom motion).
-
-    No lull is bridged: two trips ten minutes apart are two trips; a long quiet spell in one
-    trip may count twice, but it does so when learning too.
-    """
-    bath = signals.counts[:, :, MOTION_BATHROOM] > 0
-    starts = bath.copy()
-    starts[:, 1:] &= ~bath[:, :-1]
-    out = np.zeros((bath.shape[0], bath.shape[1] + 1), np.int32)
-    np.cumsum(starts, axis=1, out=out[:, 1:])
-    return out
-
-
-def night_visits(
-    visit_cum: np.ndarray, wake: np.ndarray, bed: np.ndarray, clk: Clock,
-    usual_bed: np.ndarray | None, usual_wake: np.ndarray | None,
-) -> np.ndarray:
-    """(H, D) bathroom visits in the night that begins on each local day; NaN where unknown.
-
-    The night runs from the end of the evening's sustained activity (which lags going to bed a
-    little) until getting up. Given the usual times (bed; early wake), a missing time falls back
-    to them, and a night is never cut shorter than from an hour after the usual bedtime to half an
-    hour before the usual early wake (two close trips can look like going to bed or getting up).
-    """
-    homes, days = wake.shape
-    out = np.full((homes, days), np.nan)
-    rows = np.arange(homes)
-    for d in range(days - 1):
-        lo = np.where(bed[:, d] >= 0, bed[:, d], -1)
-        hi = np.where(wake[:, d + 1] >= 0, wake[:, d + 1] - WAKE_LEAD, -1)
-        if usual_bed is not None and usual_wake is not None:
-            late_bed = np.searchsorted(clk.key, d * 1440.0 + usual_bed + 60)
-            early_wake = np.searchsorted(clk.key, (d + 1) * 1440.0 + usual_wake - 30)
-            lo = np.where(lo < 0, late_bed - 12, np.minimum(lo, late_bed))
-            hi = np.where(hi < 0, early_wake, np.maximum(hi, early_wake))
-        ok = (lo >= 0) & (hi > lo) & (hi < visit_cum.shape[1])
-        lo, hi = np.clip(lo, 0, visit_cum.shape[1] - 1), np.clip(hi, 0, visit_cum.shape[1] - 1)
-        out[:, d] = np.where(ok, visit_cum[rows, hi] - visit_cum[rows, lo], np.nan)
-    return out
-
-
-def at_night(minute: np.ndarray, bed: np.ndarray, wake_early: np.ndarray) -> np.ndarray:
-    """Whether local ``minute`` falls in the usual night: 30 min after bed to 15 min before waking."""
-    m = np.where(minute < 720, minute + 1440, minute)
-    return (m >= bed + 30) & (m < wake_early + 1440 - 15)
 
 
 @dataclass(frozen=True)

@@ -14,26 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .baseline import (
-    DOOR_HOUR_USUAL,
-    WAKE_SEARCH,
-    Baselines,
-    Clock,
-    bed_stays,
-    up_signs,
-    usual_hours_text,
-    at_night,
-    bathroom_visit_starts,
-    clock,
-    day_marks,
-    duration_text,
-    hhmm,
-    local_time_text,
-    night_visits,
-    STAY_ROOMS,
-    last_room,
-    quiet_spells,
-    sustained,
+from .baseline import DOOR_HOUR_USUAL, Baselines, duration_text, hhmm, local_time_text, usual_hours_text
+from .measures import (
+    STAY_ROOMS, WAKE_SEARCH, Clock, at_night, bathroom_visit_starts, bed_stays, clock, day_marks, last_room,
+    night_visits, quiet_spells, sustained, up_signs,
 )
 from .signals import BED_IN, DOOR_OPEN, SEAT, Signals
 

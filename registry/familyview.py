@@ -12,7 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tecwatch.alerts.baseline import DEFAULT_ACTIVE_HOURS, DEFAULT_WAKE, WAKE_SEARCH, hhmm
+from tecwatch.alerts.baseline import DEFAULT_ACTIVE_HOURS, DEFAULT_WAKE, hhmm
+from tecwatch.alerts.measures import WAKE_SEARCH
 from tecwatch.alerts.patterns import due_from
 from tecwatch.alerts.rules import title
 from tecwatch.registry.homeview import ActivityHour, activity_by_hour, home_detail

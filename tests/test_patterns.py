@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from tecwatch.alerts.baseline import STAY_ROOMS, learn
+from tecwatch.alerts.baseline import learn
+from tecwatch.alerts.measures import STAY_ROOMS
 from tecwatch.alerts.patterns import PatternAlert, backtest, evaluate
 from tecwatch.alerts.signals import (
     BED_IN,
