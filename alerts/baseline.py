@@ -8,7 +8,7 @@ rules use too, so learning and alerting measure things the same way.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .measures import (
-    STAY_ROOMS, WAKE_LEAD, Clock, at_night, bathroom_visit_starts, bed_stays, clock, day_marks, last_room,
-    night_visits, quiet_spells, resting_then, sustained, up_signs,
+    STAY_ROOMS, WAKE_LEAD, Clock, Zones, at_night, bathroom_visit_starts, bed_stays, clock, day_marks, last_room,
+    night_visits, quiet_spells, resting_then, sustained, up_signs, zone_groups, zone_of_each,
 )
 from .signals import DOOR_OPEN, MOTION_ANY, Signals
 
@@ -37,7 +37,7 @@ LEARN_CHUNK = 1000  # homes per numpy pass: bounds the temporaries for very larg
 @dataclass(frozen=True)
 class Baselines:
     home_ids: list[str]
-    tz: str
+    zones: tuple[str, ...]  # each home's time zone: every time of day here is local to the home
     learned: np.ndarray  # (H,) bool: False = too little history, defaults in use
     days_of_history: np.ndarray  # (H,) int
     profile_motion: np.ndarray  # (H, 168) mean motion triggers per hour of the week (Monday 00:00 = 0)
@@ -56,11 +56,19 @@ class Baselines:
     door_night_share: np.ndarray  # (H,) share of nights the front door was opened
     door_by_hour: np.ndarray  # (H, 24) share of nights the front door was opened in each hour of the night
 
+    def rows(self, rows: np.ndarray | slice) -> Baselines:
+        """Only the homes in ``rows``."""
+        ids = self.home_ids[rows] if isinstance(rows, slice) else [self.home_ids[i] for i in rows]
+        zones = self.zones[rows] if isinstance(rows, slice) else tuple(self.zones[i] for i in rows)
+        arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in ("home_ids", "zones")}
+        return Baselines(home_ids=ids, zones=zones, **arrays)
+
     def explain(self, home_index: int) -> dict[str, Any]:
         i = home_index
         hours = [h for h in range(24) if self.active_by_hour[i, h] >= 0.5]
         return {
             "home_id": self.home_ids[i],
+            "timezone": self.zones[i],
             "learned": bool(self.learned[i]),
             "days_of_history": int(self.days_of_history[i]),
             "usual_wake": hhmm(self.wake_median[i]),
@@ -101,26 +109,36 @@ def duration_text(minutes: float) -> str:
 
 
 def learn(
-    signals: Signals, tz: str = "Europe/London", min_days: int = 7, days: int = 28,
+    signals: Signals, tz: Zones = "Europe/London", min_days: int = 7, days: int = 28,
     hub_offline: np.ndarray | None = None, alerted: np.ndarray | None = None,
 ) -> Baselines:
-    """Baselines from the last ``days`` days of ``signals``, for every home.
+    """Baselines from the last ``days`` days of ``signals``, for every home, each in its own time
+    zone (``tz``: one for all homes, or one per home).
 
     ``alerted``: (homes, buckets) like ``signals``, True where an alert about the person was
     raised; those days are left out, as are days with a hub outage and days nothing was heard.
     """
+    zones = zone_of_each(tz, len(signals.home_ids))
     lo = max(0, signals.n_buckets - int(timedelta(days=days) / signals.bucket))
     sig = Signals(signals.home_ids, signals.time_of(lo), signals.bucket, signals.counts[:, lo:], signals.names)
     off = None if hub_offline is None else hub_offline[:, lo:]
     flagged = None if alerted is None else alerted[:, lo:]
-    clk = clock(sig, tz)
-    parts = []
-    for a in range(0, len(sig.home_ids), LEARN_CHUNK):
-        part = Signals(sig.home_ids[a:a + LEARN_CHUNK], sig.start, sig.bucket, sig.counts[a:a + LEARN_CHUNK], sig.names)
-        parts.append(_learn_chunk(part, clk, min_days, None if off is None else off[a:a + LEARN_CHUNK],
-                                  None if flagged is None else flagged[a:a + LEARN_CHUNK]))
-    fields = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
-    return Baselines(home_ids=list(signals.home_ids), tz=tz, **fields)
+    parts: list[tuple[np.ndarray | slice, dict[str, np.ndarray]]] = []
+    for zone, rows in zone_groups(zones):
+        clk = clock(sig, zone)
+        ids = np.arange(len(zones))[rows]
+        for a in range(0, len(ids), LEARN_CHUNK):
+            # A run of rows is a slice (a view); a zone's scattered rows are copied, a chunk at a time.
+            chunk = slice(a, a + LEARN_CHUNK) if isinstance(rows, slice) else ids[a:a + LEARN_CHUNK]
+            parts.append((chunk, _learn_chunk(sig.rows(chunk), clk, min_days, None if off is None else off[chunk],
+                                              None if flagged is None else flagged[chunk])))
+    learned: dict[str, np.ndarray] = {}
+    for chunk, values in parts:
+        for k, v in values.items():
+            if k not in learned:
+                learned[k] = np.empty((len(zones),) + v.shape[1:], v.dtype)
+            learned[k][chunk] = v
+    return Baselines(home_ids=list(signals.home_ids), zones=tuple(zones), **learned)
 
 
 def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | None,

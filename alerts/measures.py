@@ -7,6 +7,7 @@ Everything is numpy over (homes, buckets); Python loops only run over local days
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -35,7 +36,7 @@ BED_STAY_BUCKETS = 24  # in bed this long (2 h of 5-minute buckets) is going to 
 
 @dataclass(frozen=True)
 class Clock:
-    """Local wall-clock facts for each bucket of a Signals array (all homes share one zone)."""
+    """Local wall-clock facts for each bucket of a Signals array, in one time zone."""
 
     day: np.ndarray  # (B,) int: local day number, 0 = the local date of the first bucket
     minute: np.ndarray  # (B,) float: local minutes after midnight
@@ -51,6 +52,28 @@ class Clock:
     @property
     def hour(self) -> np.ndarray:
         return (self.minute // 60).astype(np.int64)
+
+
+Zones = str | Sequence[str]  # one time zone for every home, or each home's own (in the homes' order)
+
+
+def zone_of_each(zones: Zones, homes: int) -> list[str]:
+    if isinstance(zones, str):
+        return [zones] * homes
+    if len(zones) != homes:
+        raise ValueError(f"{len(zones)} time zones for {homes} homes")
+    return list(zones)
+
+
+def zone_groups(zones: Sequence[str]) -> list[tuple[str, np.ndarray | slice]]:
+    """Each time zone with the rows of its homes: local time is worked out once per zone, not per
+    home. When every home shares one zone, its rows are one slice (a view, not a copy)."""
+    if len(set(zones)) == 1:
+        return [(zones[0], slice(0, len(zones)))]
+    order: dict[str, list[int]] = {}
+    for i, z in enumerate(zones):
+        order.setdefault(z, []).append(i)
+    return [(z, np.array(rows)) for z, rows in order.items()]
 
 
 def clock(signals: Signals, tz: str) -> Clock:

@@ -17,7 +17,7 @@ import numpy as np
 from .baseline import DOOR_HOUR_USUAL, Baselines, duration_text, hhmm, local_time_text, usual_hours_text
 from .measures import (
     STAY_ROOMS, WAKE_SEARCH, Clock, at_night, bathroom_visit_starts, bed_stays, clock, day_marks, last_room,
-    night_visits, quiet_spells, sustained, up_signs,
+    night_visits, quiet_spells, sustained, up_signs, zone_groups,
 )
 from .signals import BED_IN, DOOR_OPEN, SEAT, Signals
 
@@ -64,10 +64,11 @@ class PatternAlert:
 
 
 def evaluate(
-    signals: Signals, baselines: Baselines, now: datetime, tz: str | None = None,
+    signals: Signals, baselines: Baselines, now: datetime,
     hub_offline: np.ndarray | None = None, window: timedelta | None = None,
 ) -> list[PatternAlert]:
-    """Rules that hold at ``now`` (over the buckets ending in the last ``window``, default one bucket).
+    """Rules that hold at ``now`` (over the buckets ending in the last ``window``, default one bucket),
+    each home judged in its own time zone (the baselines carry it).
 
     Uses the buckets that ended by ``now``; ``hub_offline`` is (homes, buckets) like ``signals``.
     """
@@ -83,26 +84,26 @@ def evaluate(
     cols = np.arange(max(0, sig.n_buckets - steps), sig.n_buckets)
     if not len(cols):
         return []
-    return dedup(_fire(sig, baselines, tz or baselines.tz, cols, off), signals.bucket)
+    return dedup(_fire(sig, baselines, cols, off), signals.bucket)
 
 
 def backtest(
     signals: Signals, baselines: Baselines, start: datetime, end: datetime,
-    step: timedelta = timedelta(minutes=5), tz: str | None = None, hub_offline: np.ndarray | None = None,
+    step: timedelta = timedelta(minutes=5), hub_offline: np.ndarray | None = None,
 ) -> list[PatternAlert]:
     """Evaluate at every ``step`` in [start, end); one alert per home and rule per episode."""
-    return dedup(hits(signals, baselines, start, end, step, tz, hub_offline), step)
+    return dedup(hits(signals, baselines, start, end, step, hub_offline), step)
 
 
 def hits(
     signals: Signals, baselines: Baselines, start: datetime, end: datetime,
-    step: timedelta = timedelta(minutes=5), tz: str | None = None, hub_offline: np.ndarray | None = None,
+    step: timedelta = timedelta(minutes=5), hub_offline: np.ndarray | None = None,
 ) -> list[PatternAlert]:
     """Every (home, rule) that holds at each ``step`` in [start, end), before episodes are made."""
     every = max(1, int(step / signals.bucket))
     first, last = max(0, signals.index_of(start) - 1), min(signals.n_buckets, signals.index_of(end))
     cols = np.arange(first, last, every)
-    return _fire(signals, baselines, tz or baselines.tz, cols, hub_offline)
+    return _fire(signals, baselines, cols, hub_offline)
 
 
 def dedup(fired: list[PatternAlert], step: timedelta, gap: timedelta = EPISODE_GAP) -> list[PatternAlert]:
@@ -248,13 +249,22 @@ def cold_home(x: Context) -> Finding:
     return (cold_min >= COLD_FOR_MIN) & ~away, np.stack([current[:, cols - t0], cold_min], axis=2)
 
 
-def _fire(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None
-          ) -> list[PatternAlert]:
-    """Every (home, rule) that holds at each bucket in ``cols``, as alerts."""
-    from .rules import PATTERN_RULES  # the table names these functions: imported here, not at the top
-
+def _fire(sig: Signals, base: Baselines, cols: np.ndarray, hub_offline: np.ndarray | None) -> list[PatternAlert]:
+    """Every (home, rule) that holds at each bucket in ``cols``, as alerts, the homes of each time
+    zone together (local time is worked out once per zone)."""
     if base.home_ids != sig.home_ids:
         raise ValueError("baselines and signals must list the same homes in the same order")
+    alerts = []
+    for zone, rows in zone_groups(base.zones):
+        alerts += _fire_zone(sig.rows(rows), base.rows(rows), zone, cols,
+                             None if hub_offline is None else hub_offline[rows])
+    return alerts
+
+
+def _fire_zone(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None
+               ) -> list[PatternAlert]:
+    from .rules import PATTERN_RULES  # the table names these functions: imported here, not at the top
+
     x = _context(sig, base, tz, cols, hub_offline)
     silent = x.off[:, cols]
     alerts = []
