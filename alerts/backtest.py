@@ -76,7 +76,8 @@ def baseline_in_words(store: TimeSeriesStore, home_id: str, now: datetime, *, tz
                           if info["learned"] else
                           f"not enough history yet ({info['days_of_history']} days heard): the usual defaults apply"),
         f"Times are local to the home ({info['timezone']}).",
-        f"Usually up at {info['usual_wake']}, and up by {info['up_by']} on all but the latest mornings.",
+        f"Usually up at {info['usual_wake']}, and up by {info['up_by']} on all but the latest mornings "
+        f"(by {info['up_by_weekdays']} on weekdays, {info['up_by_weekends']} at weekends).",
         f"Usually goes to bed at about {info['usual_bedtime']}.",
         f"Usually active {info['usually_active_hours']}; the longest usual quiet spell at home is "
         f"{info['longest_quiet_at_home']}.",

@@ -46,6 +46,10 @@ class Baselines:
     wake_median: np.ndarray  # (H,) local minutes after midnight
     wake_p90: np.ndarray
     wake_p10: np.ndarray
+    # (H, 2) the same on weekdays and at weekends (WEEKDAYS, WEEKENDS): someone may sleep late on
+    # Saturdays; the all-days value where there were too few mornings of the kind to say.
+    wake_median_by_kind: np.ndarray
+    wake_p90_by_kind: np.ndarray
     bed_median: np.ndarray  # (H,) local minutes after midnight of the evening (may pass 1440)
     night_visits_mean: np.ndarray  # (H,)
     night_visits_sd: np.ndarray
@@ -73,6 +77,8 @@ class Baselines:
             "days_of_history": int(self.days_of_history[i]),
             "usual_wake": hhmm(self.wake_median[i]),
             "up_by": hhmm(self.wake_p90[i]),
+            "up_by_weekdays": hhmm(self.wake_p90_by_kind[i, WEEKDAYS]),
+            "up_by_weekends": hhmm(self.wake_p90_by_kind[i, WEEKENDS]),
             "usual_bedtime": hhmm(self.bed_median[i]),
             "night_bathroom_visits": f"{self.night_visits_mean[i]:.1f} ± {self.night_visits_sd[i]:.1f} a night",
             "usually_active_hours": f"{hours[0]:02d}:00-{hours[-1] + 1:02d}:00" if hours else "none",
@@ -230,6 +236,7 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         wake_median, wake_p90 = np.nanmedian(wake_min, axis=1), np.nanpercentile(wake_min, 90, axis=1)
         wake_p10, bed_median = np.nanpercentile(wake_min, 10, axis=1), np.nanmedian(bed_min, axis=1)
         v_mean, v_sd = np.nanmean(visits, axis=1), np.nanstd(visits, axis=1)
+    by_kind = _by_kind_of_day(wake_min, clk, wake_median, wake_p90)
     bed_usual = np.where(np.isnan(bed_median), DEFAULT_BED, bed_median)
     wake_early = np.where(np.isnan(wake_p10), DEFAULT_WAKE, wake_p10)
     # The front door at night, hour by hour: a return home at 00:40 may be usual when 03:10 is not.
@@ -258,6 +265,8 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         "wake_median": pick(wake_median, DEFAULT_WAKE),
         "wake_p90": pick(wake_p90, DEFAULT_WAKE),
         "wake_p10": pick(wake_p10, DEFAULT_WAKE - 60),
+        "wake_median_by_kind": pick(by_kind[0], DEFAULT_WAKE),
+        "wake_p90_by_kind": pick(by_kind[1], DEFAULT_WAKE),
         "bed_median": pick(bed_median, DEFAULT_BED),
         "night_visits_mean": pick(v_mean, DEFAULT_VISITS),
         "night_visits_sd": pick(v_sd, DEFAULT_VISITS_SD),
@@ -268,6 +277,34 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         "door_night_share": pick(door_share, 0.0),
         "door_by_hour": pick(door_by_hour, np.zeros(24)).astype(np.float32),
     }
+
+
+WEEKDAYS, WEEKENDS = 0, 1
+KIND_MIN_DAYS = 3  # mornings of a kind (weekday, weekend) needed before they are judged apart
+KIND_APART = 45.0  # and their usual wake times this far apart (minutes): fewer mornings are noisier
+
+
+def weekend(weekday: np.ndarray) -> np.ndarray:
+    """WEEKENDS for Saturday and Sunday (Monday = 0), else WEEKDAYS."""
+    return np.where(np.asarray(weekday) >= 5, WEEKENDS, WEEKDAYS)
+
+
+def _by_kind_of_day(wake_min: np.ndarray, clk: Clock, median: np.ndarray, p90: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(H, 2) usual and latest usual wake times on weekdays and at weekends; the all-days values
+    for a home without KIND_MIN_DAYS mornings of each kind, or whose weekday and weekend mornings
+    are usually within KIND_APART of each other (no weekly pattern worth the noisier figures)."""
+    kind = weekend(np.array([d.weekday() for d in clk.dates], np.int64))
+    medians, latest = np.empty((wake_min.shape[0], 2)), np.empty((wake_min.shape[0], 2))
+    enough = np.ones(wake_min.shape[0], bool)
+    for k in (WEEKDAYS, WEEKENDS):
+        these = np.where(kind[None, :] == k, wake_min, np.nan)
+        enough &= np.sum(~np.isnan(these), axis=1) >= KIND_MIN_DAYS
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: the all-days value below
+            medians[:, k], latest[:, k] = np.nanmedian(these, axis=1), np.nanpercentile(these, 90, axis=1)
+    apart = enough & (np.abs(medians[:, WEEKENDS] - medians[:, WEEKDAYS]) >= KIND_APART)
+    return (np.where(apart[:, None], medians, median[:, None]), np.where(apart[:, None], latest, p90[:, None]))
 
 
 ROBUST_DAYS = 14  # from this many days on, the largest day is taken as an outlier

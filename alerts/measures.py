@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .signals import (
-    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, SEAT, Signals,
+    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN,
+    PENDANT, SEAT, Signals,
 )
 
 # "Up and about": at least 4 of the last 6 five-minute buckets had activity. A night-time
@@ -113,16 +114,29 @@ def resting_then(counts: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (counts[:, :, SEAT][rows, at] > 0) | (counts[:, :, BED_IN][rows, at] > 0)
 
 
+def in_bed(sig: Signals) -> np.ndarray:
+    """(H, B) bool: the bed sensor's last change at or before each bucket was getting in."""
+    c, idx = sig.counts, np.arange(sig.n_buckets)
+    last_in = np.maximum.accumulate(np.where(c[:, :, BED_IN] > 0, idx, -1), axis=1)
+    return last_in > np.maximum.accumulate(np.where(c[:, :, BED_OUT] > 0, idx, -1), axis=1)
+
+
+def beyond_bedroom(sig: Signals) -> np.ndarray:
+    """(H, B) bool: a sign of someone out of the bedroom: motion in another room, the front door,
+    an appliance or cupboard, the chair or the pendant (the bed sensor and bedroom motion are not)."""
+    c = sig.counts
+    return ((c[:, :, MOTION_ANY] > c[:, :, MOTION_BEDROOM]) | (c[:, :, DOOR_OPEN] > 0) | (c[:, :, KETTLE] > 0)
+            | (c[:, :, SEAT] > 0) | (c[:, :, PENDANT] > 0))
+
+
 def bed_stays(sig: Signals) -> np.ndarray:
     """(H, B) bool: the bed sensor says someone got into bed here and stayed BED_STAY_BUCKETS."""
-    c = sig.counts
-    into, out = c[:, :, BED_IN] > 0, c[:, :, BED_OUT] > 0
+    into = sig.counts[:, :, BED_IN] > 0
     if not into.any():
         return into
     idx = np.arange(into.shape[1])
-    in_bed = np.maximum.accumulate(np.where(into, idx, -1), axis=1) > np.maximum.accumulate(np.where(out, idx, -1), axis=1)
     cum = np.zeros((into.shape[0], into.shape[1] + 1), np.int32)
-    np.cumsum(in_bed, axis=1, out=cum[:, 1:])
+    np.cumsum(in_bed(sig), axis=1, out=cum[:, 1:])
     ahead = np.minimum(idx + BED_STAY_BUCKETS, into.shape[1])
     return into & (cum[:, ahead] - cum[:, idx] == ahead - idx)
 

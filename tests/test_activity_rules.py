@@ -21,7 +21,7 @@ from tecwatch.alerts.replay import replay
 from tecwatch.alerts.scheduler import RuleRunner
 from tecwatch.alerts.rules import BY_KEY, IMMEDIATE_RULES, PATTERN_RULES
 from tecwatch.alerts.signals import (
-    DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, SEAT, Fitted, empty, signals_from_readings,
+    BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, SEAT, Fitted, empty, signals_from_readings,
 )
 from tecwatch.devices import Channel, make_reading
 from tecwatch.registry.models import Alert, AlertState, Home, HomeBaseline
@@ -208,3 +208,48 @@ def test_the_service_and_the_baseline_command_use_the_home_zone(tmp_path, regist
         assert "Times are local to the home (America/New_York)." in words and "Usually up at 07:00" in words[2]
     finally:
         store.close()
+
+
+def mornings(wakes: list[int], bed_sensor: bool = False):
+    """One London home (winter: local time is UTC) up at ``wakes[d]`` local minutes on day d,
+    moving about until 22:00; with a bed sensor, in bed from 23:00 until getting up. A wake of
+    None: still in bed (nothing heard) until 13:00, then up."""
+    sig = empty(["home-a"], START, START + len(wakes) * DAY)
+    for d, wake in enumerate(wakes):
+        day = START + d * DAY
+        up = 13 * 60 if wake is None else wake
+        sig.counts[0, sig.index_of(day + up * MIN):sig.index_of(day + 22 * HOUR), MOTION_ANY] = 1
+        if bed_sensor:
+            if d:
+                sig.counts[0, sig.index_of(day + up * MIN), BED_OUT] = 1
+            sig.counts[0, sig.index_of(day + 23 * HOUR), BED_IN] = 1
+    return sig
+
+
+def not_up_at(sig, base, day: int, minute: int):
+    return [a for a in evaluate(sig, base, START + day * DAY + minute * MIN) if a.rule == "not_up"]
+
+
+def test_not_up_knows_weekday_and_weekend_mornings():
+    # 6 January 2025 is a Monday: up at 07:00 on weekdays, 10:00 at weekends, for four weeks.
+    wakes = [10 * 60 if (START + d * DAY).weekday() >= 5 else 7 * 60 for d in range(26)]
+    sig = mornings(wakes + [None, 10 * 60, None])  # Sat 1 Feb in bed; Mon 3 Feb in bed
+    base = learn(sig.window(START, START + 26 * DAY), TZ)
+    assert base.explain(0)["up_by_weekdays"] == "07:00" and base.explain(0)["up_by_weekends"] == "10:00"
+    assert not not_up_at(sig, base, 26, 9 * 60 + 30)  # a Saturday lie-in is usual
+    assert not_up_at(sig, base, 26, 11 * 60 + 30)
+    monday = not_up_at(sig, base, 28, 8 * 60 + 5)  # a weekday is judged by weekdays: 07:00 + 1 h
+    assert monday and "usually up by 07:00 on weekdays" in monday[0].reason, monday
+
+
+def test_still_in_bed_is_not_a_late_riser():
+    # Up anywhere between 08:30 and 10:30, with a bed sensor: a late riser.
+    wakes = [8 * 60 + 30, 9 * 60, 9 * 60 + 30, 10 * 60, 10 * 60 + 30, 9 * 60 + 15, 8 * 60 + 45] * 2
+    sig = mornings(wakes + [10 * 60 + 25, None], bed_sensor=True)
+    base = learn(sig.window(START, START + 14 * DAY), TZ)
+    # Up at 10:25, within the usual spread: nothing that morning.
+    assert not any(not_up_at(sig, base, 14, m) for m in range(9 * 60, 13 * 60, 5))
+    # In bed at 10:05 is still usual for them; in bed at 11:30, with nothing else heard, is not.
+    assert not not_up_at(sig, base, 15, 10 * 60 + 5)
+    late = not_up_at(sig, base, 15, 11 * 60 + 30)
+    assert late and "still in bed" in late[0].reason and late[0].detail["in_bed"], late
