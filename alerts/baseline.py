@@ -67,6 +67,24 @@ class Baselines:
         arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in ("home_ids", "zones")}
         return Baselines(home_ids=ids, zones=zones, **arrays)
 
+    def values(self, home_index: int) -> dict[str, Any]:
+        """What the rules judge one home by, as JSON (``from_values`` reads it back). The hour-of-week
+        profiles are left out: no rule reads them, and they are most of the size."""
+        out = {}
+        for f in fields(self):
+            if f.name not in _NOT_SAVED:
+                value = np.asarray(getattr(self, f.name)[home_index])
+                out[f.name] = (value.round(2) if value.dtype.kind == "f" else value).tolist()
+        return out
+
+    @classmethod
+    def from_values(cls, home_id: str, zone: str, values: dict[str, Any]) -> Baselines:
+        """One home's baselines from ``values`` (saved by the nightly learning)."""
+        arrays = {k: np.asarray([v]) for k, v in values.items()}
+        profiles = np.tile(arrays["active_by_hour"], 7).astype(np.float32)
+        return cls(home_ids=[home_id], zones=(zone,), profile_motion=np.zeros_like(profiles),
+                   profile_active=profiles, **arrays)
+
     def explain(self, home_index: int) -> dict[str, Any]:
         i = home_index
         hours = [h for h in range(24) if self.active_by_hour[i, h] >= 0.5]
@@ -89,6 +107,7 @@ class Baselines:
         }
 
 
+_NOT_SAVED = ("home_ids", "zones", "profile_motion", "profile_active")
 DOOR_HOUR_USUAL = 0.1  # the front door is usual in an hour of the night used on this share of nights
 
 
