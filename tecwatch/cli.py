@@ -241,8 +241,9 @@ def _cmd_baseline(settings: Settings, args: argparse.Namespace) -> int:
 
     store = open_store(settings.store)
     try:
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(timezone.utc)
         zone = _home_zones(settings, [args.home])[args.home]
-        lines = baseline_in_words(store, args.home, datetime.now(timezone.utc), tz=zone)
+        lines = baseline_in_words(store, args.home, at if at.tzinfo else at.replace(tzinfo=timezone.utc), tz=zone)
     except ValueError as err:
         print(f"tecwatch baseline: {err}", file=sys.stderr)
         return 2
@@ -314,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.set_defaults(fn=_cmd_backtest)
     bl = sub.add_parser("baseline", help="print a home's learned routine in words")
     bl.add_argument("home", help="the home id")
+    bl.add_argument("--at", default=None, help="as learned on this ISO 8601 date (UTC unless an offset is given); "
+                    "default: tonight's learning, from the days before today")
     bl.set_defaults(fn=_cmd_baseline)
     sub.add_parser("api", help="run the HTTP API (TECWATCH_API__HOST/__PORT)").set_defaults(fn=_cmd_api)
     sub.add_parser("alerts", help="run the alert engine: scheduled rules, escalation, notifications"
