@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from tecwatch.alerts.baseline import DEFAULT_WAKE, Baselines, hhmm, learn
 from tecwatch.alerts.measures import WAKE_SEARCH
-from tecwatch.alerts.patterns import LOOKBACK, due_from, evaluate
+from tecwatch.alerts.patterns import due_from, evaluate
 from tecwatch.alerts.rules import title
 from tecwatch.alerts.signals import STATE_LOOKBACK, Fitted, align, empty, signals_from_readings
+from tecwatch.devices import Reading
 from tecwatch.registry.homeview import ActivityHour, activity_by_hour, home_detail
 from tecwatch.store import TimeSeriesStore
 from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home, HomeBaseline, Resident
@@ -24,6 +25,9 @@ from tecwatch.settings import AlertSettings
 
 RECENT = timedelta(hours=48)  # how far back to look for the last sign of life
 BUCKET = timedelta(minutes=5)  # as the alert service folds readings
+# no_activity judges a spell that began after getting up today: the last 30 hours hold it, and
+# the state sensors' readings from STATE_LOOKBACK before say whether a bed or chair was in use.
+QUIET_WINDOW = timedelta(hours=30)
 DEVICE_NAMES = {
     "motion": "motion sensor", "door": "door sensor", "bed": "bed sensor", "chair": "chair sensor",
     "temperature": "temperature sensor", "plug": "smart plug", "leak": "leak sensor", "smoke": "smoke alarm",
@@ -101,8 +105,10 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     # When the not_up rule itself would call it a worry (the same function it uses).
     due = float(due_from(up_by, base.wake_median_min if base is not None else DEFAULT_WAKE))
 
-    signs = [r.ts for r in store.readings(resident.home_id, now - RECENT, now + timedelta(minutes=5), limit=100_000)
-             if r.activity]
+    # One read serves both the last sign of life and the rule.
+    readings = store.readings(resident.home_id, now - max(RECENT, QUIET_WINDOW + STATE_LOOKBACK),
+                              now + timedelta(minutes=5), limit=100_000)
+    signs = [r.ts for r in readings if r.activity and r.ts >= now - RECENT]
     last = max(signs, default=None)
     local_now = now.astimezone(zone)
     morning = datetime.combine(local_now.date(), time(WAKE_SEARCH[0] // 60), tzinfo=zone)
@@ -116,7 +122,7 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
         concerns.append(today)
     else:
         today = f"Not up yet; usually up by {hhmm(up_by)}."
-    if last is not None and _quiet_too_long(session, store, resident.home_id, zone.key, base, now):
+    if last is not None and _quiet_too_long(session, readings, resident.home_id, zone.key, base, now):
         concerns.append(f"Quiet since {last.astimezone(zone):%H:%M}, which is longer than usual at this time of day.")
 
     alerts = session.scalars(select(Alert).where(Alert.home_id == resident.home_id, Alert.state.in_(OPEN_STATES))
@@ -143,14 +149,13 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     )
 
 
-def _quiet_too_long(session: Session, store: TimeSeriesStore, home_id: str, zone: str, saved: HomeBaseline | None,
-                    now: datetime) -> bool:
+def _quiet_too_long(session: Session, readings: list[Reading], home_id: str, zone: str,
+                    saved: HomeBaseline | None, now: datetime) -> bool:
     """Whether the alert service's own no_activity rule holds now: the same rule code, on the same
-    folded readings, judged by the limits last night's learning saved for the home."""
+    folded readings, judged by the limits last night's learning saved for the home. ``readings``
+    go back QUIET_WINDOW and STATE_LOOKBACK from ``now``."""
     end = align(now, BUCKET) + BUCKET
-    start = end - LOOKBACK - BUCKET
-    # From a little earlier: the state a bed, chair or hub was in when the window begins.
-    readings = store.readings(home_id, start - STATE_LOOKBACK, end, limit=100_000)
+    start = align(now - QUIET_WINDOW, BUCKET)
     devices = session.execute(select(Device.device_id, Device.room, Device.role)
                               .where(Device.home_id == home_id, Device.removed_at.is_(None)))
     fitted = {(home_id, d): Fitted(room, role.value if role is not None else None) for d, room, role in devices}
