@@ -116,7 +116,7 @@ def resting_then(counts: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 def in_bed(sig: Signals) -> np.ndarray:
     """(H, B) bool: the bed sensor's last change at or before each bucket was getting in."""
-    c, idx = sig.counts, np.arange(sig.n_buckets)
+    c, idx = sig.counts, np.arange(sig.n_buckets, dtype=np.int32)
     last_in = np.maximum.accumulate(np.where(c[:, :, BED_IN] > 0, idx, -1), axis=1)
     return last_in > np.maximum.accumulate(np.where(c[:, :, BED_OUT] > 0, idx, -1), axis=1)
 

@@ -196,15 +196,17 @@ def not_up(x: Context) -> Finding:
     morning = np.searchsorted(x.clk.key, day * 1440.0 + WAKE_SEARCH[0])
     m0 = int(min(morning.min(), cols.min()))  # what happened before this morning does not matter
 
+    today = x.sig.window(x.sig.time_of(m0), x.sig.end)  # a view: only this morning on is looked at
+
     def since_morning(flags: np.ndarray) -> np.ndarray:
-        """(H, C) how many buckets from this morning up to each evaluated one had ``flags``."""
-        cum = np.zeros((flags.shape[0], flags.shape[1] - m0 + 1), np.int32)
-        np.cumsum(flags[:, m0:], axis=1, out=cum[:, 1:])
+        """(H, C) how many buckets from this morning up to each evaluated one had ``flags`` (from m0)."""
+        cum = np.zeros((flags.shape[0], flags.shape[1] + 1), np.int32)
+        np.cumsum(flags, axis=1, out=cum[:, 1:])
         return cum[:, cols + 1 - m0] - cum[:, morning - m0]
 
-    outage = since_morning(x.off) > 0
-    bedroom = in_bed(x.sig)[:, cols] | (since_morning(x.sig.counts[:, :, MOTION_BEDROOM] > 0) > 0)
-    still_in_bed = bedroom & (since_morning(beyond_bedroom(x.sig)) == 0)
+    outage = since_morning(x.off[:, m0:]) > 0
+    bedroom = in_bed(x.sig)[:, cols] | (since_morning(today.counts[:, :, MOTION_BEDROOM] > 0) > 0)
+    still_in_bed = bedroom & (since_morning(beyond_bedroom(today)) == 0)
     due = np.where(still_in_bed, np.minimum(up_by + NOT_UP_IN_BED_MARGIN, NOT_UP_LATEST), due_from(up_by, usual))
     seen = x.seen_today
     not_yet = (seen < 0) | (seen > cols[None, :])
