@@ -33,7 +33,7 @@ ACTIVE_HOUR_SHARE = 0.5  # an hour of the day counts as usually active when acti
 NOT_UP_MARGIN = 60.0
 NOT_UP_SPREAD = 1.0  # and at least this many times the gap between the usual and the latest wake time
 NOT_UP_MAX_MARGIN = 80.0  # but never more: not getting up is found within 90 min of the usual latest
-NOT_UP_IN_BED_MARGIN = 45.0  # still in bed, nothing beyond the bedroom: the sensors say it directly
+NOT_UP_IN_BED_MARGIN = 45.0  # still in bed, or only in the bedroom: the sensors say it directly
 NOT_UP_LATEST = 14 * 60.0  # not up by 14:00 is a worry, however late the usual
 NOT_UP_STILL_MIN = 15.0
 STAY_MIN = np.array([30.0, 60.0])  # minutes, per STAY_ROOMS: never alert on a shorter stay
@@ -187,9 +187,8 @@ def no_activity(x: Context) -> Finding:
 def not_up(x: Context) -> Finding:
     """No sign of being up (sustained activity, the front door, the kitchen, the chair) by the usual
     latest wake-up for this day of the week plus a margin that grows with how much the wake time
-    varies, and not moving about just now. Still in bed, or moving only in the bedroom, with
-    nothing from anywhere else since the morning, it is due sooner: that is not a late riser
-    getting up. However late the usual, it is due by NOT_UP_LATEST."""
+    varies, and not moving about just now. Still in bed, or moving only in the bedroom since the
+    morning, it is due sooner: that is not a late riser getting up. However late the usual, it is due by NOT_UP_LATEST."""
     base, cols, minute, day = x.base, x.cols, x.clk.minute[x.cols], x.clk.day[x.cols]
     kind = weekend(x.clk.weekday[cols])  # (C,)
     up_by, usual = base.wake_p90_by_kind[:, kind], base.wake_median_by_kind[:, kind]  # (H, C)
@@ -205,8 +204,12 @@ def not_up(x: Context) -> Finding:
         return cum[:, cols + 1 - m0] - cum[:, morning - m0]
 
     outage = since_morning(x.off[:, m0:]) > 0
-    bedroom = in_bed(x.sig)[:, cols] | (since_morning(today.counts[:, :, MOTION_BEDROOM] > 0) > 0)
-    still_in_bed = bedroom & (since_morning(beyond_bedroom(today)) == 0)
+    # In bed now (a night trip to the bathroom and back is no sign of being up), or moving only in
+    # the bedroom since the morning.
+    bed_now = in_bed(x.sig)[:, cols]
+    bedroom_only = since_morning(today.counts[:, :, MOTION_BEDROOM] > 0) > 0
+    bedroom_only &= since_morning(beyond_bedroom(today)) == 0
+    still_in_bed = bed_now | bedroom_only
     due = np.where(still_in_bed, np.minimum(up_by + NOT_UP_IN_BED_MARGIN, NOT_UP_LATEST), due_from(up_by, usual))
     seen = x.seen_today
     not_yet = (seen < 0) | (seen > cols[None, :])
@@ -214,7 +217,8 @@ def not_up(x: Context) -> Finding:
     still = (x.quiet_min >= NOT_UP_STILL_MIN) | still_in_bed
     # A home never heard (not installed yet, or not reporting) says nothing about anyone getting up.
     holds = (minute >= due) & (minute < WAKE_SEARCH[1]) & not_yet & still & ~outage & (morning > 0) & x.heard
-    return holds, np.stack([due, up_by, still_in_bed], axis=2)
+    # What the reason says: 1 in bed, 2 only in the bedroom, 0 neither.
+    return holds, np.stack([due, up_by, np.where(bed_now, 1, np.where(bedroom_only, 2, 0))], axis=2)
 
 
 def door_at_night(x: Context) -> Finding:
@@ -307,12 +311,12 @@ def _alert(rule: str, h: int, c: int, sig: Signals, base: Baselines, tz: str, co
                   f"time of day does not usually last more than {duration_text(limit)}")
         detail |= {"quiet_minutes": quiet, "limit_minutes": limit}
     elif rule == "not_up":
-        due, up_by, in_bed_then = (float(v) for v in extra[h, c])
+        due, up_by, where = (float(v) for v in extra[h, c])
         apart = base.wake_p90_by_kind[h, WEEKDAYS] != base.wake_p90_by_kind[h, WEEKENDS]
         days = "" if not apart else " at weekends" if weekend(at.astimezone(ZoneInfo(tz)).weekday()) else " on weekdays"
-        seen = "still in bed, nothing heard beyond the bedroom" if in_bed_then else "no sign of being up"
+        seen = {1: "still in bed", 2: "moving only in the bedroom"}.get(int(where), "no sign of being up")
         reason = f"usually up by {hhmm(up_by)}{days}; {seen} by {hhmm(due)} (now {now})"
-        detail |= {"usual_up_by": hhmm(up_by), "due": hhmm(due), "in_bed": bool(in_bed_then)}
+        detail |= {"usual_up_by": hhmm(up_by), "due": hhmm(due), "in_bed": int(where) == 1}
     elif rule == "door_at_night":
         hours = usual_hours_text(base.door_by_hour[h])
         usual = "never used at night" if hours == "none" else f"usually used at night only around {hours}"

@@ -247,6 +247,11 @@ def test_still_in_bed_is_not_a_late_riser():
     wakes = [8 * 60 + 30, 9 * 60, 9 * 60 + 30, 10 * 60, 10 * 60 + 30, 9 * 60 + 15, 8 * 60 + 45] * 2
     sig = mornings(wakes + [10 * 60 + 25, None], bed_sensor=True)
     base = learn(sig.window(START, START + 14 * DAY), TZ)
+    # The last morning, a trip to the bathroom at 05:00 and back to bed: no sign of being up.
+    trip = START + 15 * DAY + 5 * HOUR
+    for at, signal in ((trip, BED_OUT), (trip + 5 * MIN, MOTION_ANY), (trip + 5 * MIN, MOTION_BATHROOM),
+                       (trip + 10 * MIN, BED_IN)):
+        sig.counts[0, sig.index_of(at), signal] = 1
     # Up at 10:25, within the usual spread: nothing that morning.
     assert not any(not_up_at(sig, base, 14, m) for m in range(9 * 60, 13 * 60, 5))
     # In bed at 10:05 is still usual for them; in bed at 11:30, with nothing else heard, is not.
