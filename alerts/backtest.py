@@ -42,11 +42,13 @@ def backtest_store(
     *,
     learn_days: int = LEARN_DAYS,
     tz: str = "Europe/London",
+    zones: Mapping[str, str] | None = None,
     rules: Sequence[str] | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
     fitted: Mapping[tuple[str, str], Fitted] | None = None,
 ) -> list[PatternAlert]:
-    """Every rule over [start, end), relearning each night from the ``learn_days`` before it.
+    """Every rule over [start, end), relearning each night from the ``learn_days`` before it, each
+    home in its own time zone (``zones``; ``tz`` for a home not in it).
 
     Each alert's ``detail`` says whether a learned baseline was used (``baseline_learned``) and
     the usual values it was judged against. Raises ValueError for an empty range or a home
@@ -56,13 +58,14 @@ def backtest_store(
     _unknown(store, home_ids)
     first = datetime.combine(start.astimezone(timezone.utc).date(), time(), tzinfo=timezone.utc) - timedelta(days=learn_days)
     signals = _signals(store, home_ids, first, end, fitted, progress)
-    found = replay(signals, start, end, tz, learn_days=learn_days).alerts
+    found = replay(signals, start, end, [(zones or {}).get(h, tz) for h in home_ids], learn_days=learn_days).alerts
     return [a for a in found if rules is None or a.rule in rules]
 
 
 def baseline_in_words(store: TimeSeriesStore, home_id: str, now: datetime, *, tz: str = "Europe/London",
                       learn_days: int = LEARN_DAYS, fitted: Mapping[tuple[str, str], Fitted] | None = None) -> list[str]:
-    """What tonight's learning would make of the home's routine, as the service learns it."""
+    """What tonight's learning would make of the home's routine, as the service learns it; times
+    are local to the home (``tz``, its zone)."""
     _unknown(store, [home_id])
     today = datetime.combine(now.astimezone(timezone.utc).date(), time(), tzinfo=timezone.utc)
     signals = _signals(store, [home_id], today - timedelta(days=learn_days), today, fitted, lambda d, t: None)
@@ -72,7 +75,9 @@ def baseline_in_words(store: TimeSeriesStore, home_id: str, now: datetime, *, tz
         f"{home_id}: " + (f"routine learned from {info['days_of_history']} days heard"
                           if info["learned"] else
                           f"not enough history yet ({info['days_of_history']} days heard): the usual defaults apply"),
-        f"Usually up at {info['usual_wake']}, and up by {info['up_by']} on all but the latest mornings.",
+        f"Times are local to the home ({info['timezone']}).",
+        f"Usually up at {info['usual_wake']}, and up by {info['up_by']} on all but the latest mornings "
+        f"(by {info['up_by_weekdays']} on weekdays, {info['up_by_weekends']} at weekends).",
         f"Usually goes to bed at about {info['usual_bedtime']}.",
         f"Usually active {info['usually_active_hours']}; the longest usual quiet spell at home is "
         f"{info['longest_quiet_at_home']}.",

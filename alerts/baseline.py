@@ -1,221 +1,43 @@
 """Learned per-home routines (wake, bed, night visits, usual quiet spells), for all homes at once.
 
-Everything is numpy over (homes, buckets); Python loops only run over local days or hours.
-The per-bucket helpers here (clock, sustained activity, daily wake/bed detection, quiet spells)
-are shared with the pattern rules, so learning and alerting measure things the same way.
+Everything is numpy over (homes, buckets); Python loops only run over local days or hours. What
+is measured (getting up, quiet spells, night visits) comes from ``measures``, which the pattern
+rules use too, so learning and alerting measure things the same way.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from .signals import (
-    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_KITCHEN, SEAT, Signals,
+from .measures import (
+    STAY_ROOMS, WAKE_LEAD, Clock, Zones, at_night, bathroom_visit_starts, bed_stays, clock, day_marks, last_room,
+    night_visits, quiet_spells, resting_then, sustained, up_signs, zone_groups, zone_of_each,
 )
+from .signals import DOOR_OPEN, MOTION_ANY, Signals
 
-# "Up and about": at least 4 of the last 6 five-minute buckets had activity. A night-time
-# bathroom trip (under ~10 minutes) does not reach that; getting up for the day does (on the
-# simulator, seen 15-20 minutes after getting up, and falsely on 2 of ~1,400 nights, when two
-# trips came close together; night windows are clamped to the usual times for that reason).
-# Dense activity is seen WAKE_LEAD buckets after it began.
-SUSTAIN_BUCKETS = 6
-SUSTAIN_MIN_ACTIVE = 4
-WAKE_LEAD = SUSTAIN_MIN_ACTIVE - 1
-WAKE_SEARCH = (4 * 60, 15 * 60)  # local minutes: look for getting up between 04:00 and 15:00
-BED_SEARCH = (18 * 60, 28 * 60)  # and for going to bed between 18:00 and 04:00 the next day
 DEFAULT_WAKE, DEFAULT_BED = 9 * 60.0, 23 * 60.0
 DEFAULT_VISITS, DEFAULT_VISITS_SD = 1.0, 1.0
 DEFAULT_GAP_IN, DEFAULT_GAP_OUT = 4 * 60.0, 8 * 60.0  # minutes of quiet, at home / after the door
-# Rooms where a long stay with nothing moving is a worry (a fall), each with its own motion
-# signal, and the stay assumed usual until one is learned. Not the bedroom: rest is usual there.
-STAY_ROOMS: tuple[tuple[str, int], ...] = (("bathroom", MOTION_BATHROOM), ("kitchen", MOTION_KITCHEN))
-DEFAULT_STAY = np.array([30.0, 60.0])
+DEFAULT_STAY = np.array([30.0, 60.0])  # per STAY_ROOMS, until a stay is learned
 DEFAULT_ACTIVE_HOURS = (8, 22)  # local hours assumed active before anything is learned
 # Ceilings on what can be learned as usual, whatever the history holds: beyond these a quiet
 # spell or a stay is a worry even for someone who once did it (minutes).
 MAX_GAP_IN, MAX_GAP_OUT, MAX_GAP_REST = 6 * 60.0, 12 * 60.0, 10 * 60.0
 DEFAULT_GAP_REST = 6 * 60.0  # quiet after sitting down or getting into bed, before anything is learned
 MAX_STAY = np.array([60.0, 120.0])  # per STAY_ROOMS
-BED_STAY_BUCKETS = 24  # in bed this long (2 h of 5-minute buckets) is going to bed, not a lie-down
 LEARN_CHUNK = 1000  # homes per numpy pass: bounds the temporaries for very large estates
-
-
-@dataclass(frozen=True)
-class Clock:
-    """Local wall-clock facts for each bucket of a Signals array (all homes share one zone)."""
-
-    day: np.ndarray  # (B,) int: local day number, 0 = the local date of the first bucket
-    minute: np.ndarray  # (B,) float: local minutes after midnight
-    weekday: np.ndarray  # (B,) int: Monday = 0
-    key: np.ndarray  # (B,) float: day * 1440 + minute, never decreasing (DST's repeated hour flattened)
-    dates: list[date]
-    bucket_min: float
-
-    def at(self, day: int, minute: float) -> int:
-        """The first bucket at or after local ``minute`` of local day ``day`` (minute may pass 1440)."""
-        return int(np.searchsorted(self.key, day * 1440.0 + minute))
-
-    @property
-    def hour(self) -> np.ndarray:
-        return (self.minute // 60).astype(np.int64)
-
-
-def clock(signals: Signals, tz: str) -> Clock:
-    zone = ZoneInfo(tz)
-    n = signals.n_buckets
-    first = signals.start.astimezone(zone).date()
-    day, minute, weekday = np.zeros(n, np.int64), np.zeros(n), np.zeros(n, np.int64)
-    for b in range(n):
-        loc = (signals.start + b * signals.bucket).astimezone(zone)
-        day[b] = (loc.date() - first).days
-        minute[b] = loc.hour * 60 + loc.minute + loc.second / 60
-        weekday[b] = loc.weekday()
-    dates = [first + timedelta(days=int(d)) for d in range(int(day[-1]) + 1)] if n else []
-    key = np.maximum.accumulate(day * 1440.0 + minute) if n else np.zeros(0)
-    return Clock(day, minute, weekday, key, dates, signals.bucket / timedelta(minutes=1))
-
-
-def sustained(active: np.ndarray) -> np.ndarray:
-    """(H, B) bool: the window of SUSTAIN_BUCKETS ending at each bucket was mostly active."""
-    c = np.zeros((active.shape[0], active.shape[1] + 1), np.int32)
-    np.cumsum(active, axis=1, out=c[:, 1:])
-    lo = np.maximum(np.arange(active.shape[1]) + 1 - SUSTAIN_BUCKETS, 0)
-    return c[:, 1:] - c[:, lo] >= SUSTAIN_MIN_ACTIVE
-
-
-def up_signs(sig: Signals, sus: np.ndarray) -> np.ndarray:
-    """(H, B) bool: signs of being up for the day: sustained activity, or the front door, the
-    kitchen, the kettle or the chair (a night trip to the bathroom is none of these)."""
-    c = sig.counts
-    return sus | (c[:, :, DOOR_OPEN] > 0) | (c[:, :, MOTION_KITCHEN] > 0) | (c[:, :, KETTLE] > 0) | (c[:, :, SEAT] > 0)
-
-
-def resting_then(counts: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """(H, C) bool: the bucket ``at`` (last heard) was sitting down or getting into bed, so the
-    quiet since is rest, not someone on their feet."""
-    rows = np.arange(counts.shape[0])[:, None]
-    return (counts[:, :, SEAT][rows, at] > 0) | (counts[:, :, BED_IN][rows, at] > 0)
-
-
-def bed_stays(sig: Signals) -> np.ndarray:
-    """(H, B) bool: the bed sensor says someone got into bed here and stayed BED_STAY_BUCKETS."""
-    c = sig.counts
-    into, out = c[:, :, BED_IN] > 0, c[:, :, BED_OUT] > 0
-    if not into.any():
-        return into
-    idx = np.arange(into.shape[1])
-    in_bed = np.maximum.accumulate(np.where(into, idx, -1), axis=1) > np.maximum.accumulate(np.where(out, idx, -1), axis=1)
-    cum = np.zeros((into.shape[0], into.shape[1] + 1), np.int32)
-    np.cumsum(in_bed, axis=1, out=cum[:, 1:])
-    ahead = np.minimum(idx + BED_STAY_BUCKETS, into.shape[1])
-    return into & (cum[:, ahead] - cum[:, idx] == ahead - idx)
-
-
-def day_marks(up: np.ndarray, clk: Clock, sus: np.ndarray | None = None,
-              to_bed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per home and local day: the bucket where getting up is seen, and the bucket going to bed ends.
-
-    Getting up is the first sign of being up after 04:00 (for sustained activity, it began about
-    WAKE_LEAD buckets earlier); -1 where there was none in the data. Going to bed is the first
-    stay in bed the bed sensor saw in the evening (``to_bed``), else the end of the last
-    sustained activity (``sus``, default ``up``).
-    """
-    sus = up if sus is None else sus
-    homes, days = up.shape[0], len(clk.dates)
-    wake, bed = np.full((homes, days), -1, np.int64), np.full((homes, days), -1, np.int64)
-    for d in range(days):
-        lo, hi = clk.at(d, WAKE_SEARCH[0]), clk.at(d, WAKE_SEARCH[1])
-        if hi > lo:
-            seg = up[:, lo:hi]
-            wake[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1), -1)
-        lo, hi = clk.at(d, BED_SEARCH[0]), clk.at(d, BED_SEARCH[1])
-        if hi > lo:
-            seg = sus[:, lo:hi][:, ::-1]
-            bed[:, d] = np.where(seg.any(axis=1), hi - seg.argmax(axis=1), -1)
-            if to_bed is not None:
-                seg = to_bed[:, lo:hi]
-                bed[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1) + 1, bed[:, d])
-    return wake, bed
-
-
-def quiet_spells(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(last active bucket at or before each bucket, -1 if none; buckets since then)."""
-    idx = np.arange(active.shape[1])
-    last = np.maximum.accumulate(np.where(active, idx, -1), axis=1)
-    return last, idx - last
-
-
-def last_room(counts: np.ndarray) -> np.ndarray:
-    """The STAY_ROOMS index of the room that was a bucket's only activity (so they were last seen
-    there), or -1; ``counts`` is (..., signals), e.g. a Signals' counts or buckets gathered from it."""
-    others = counts[..., DOOR_OPEN] > 0  # the other activity signals, ORed plane by plane
-    for s in ACTIVITY_SIGNALS:
-        if s not in (MOTION_ANY, DOOR_OPEN):
-            others |= counts[..., s] > 0
-    out = np.full(counts.shape[:-1], -1, np.int8)
-    for r, (_name, plane) in enumerate(STAY_ROOMS):
-        out[(counts[..., plane] > 0) & (counts[..., MOTION_ANY] == counts[..., plane]) & ~others] = r
-    return out
-
-
-def bathroom_visit_starts(signals: Signals) -> np.ndarray:
-    """(H, B+1) cumulative count of bathroom episodes started (runs of buckets with bathroom motion).
-
-    No lull is bridged: two trips ten minutes apart are two trips; a long quiet spell in one
-    trip may count twice, but it does so when learning too.
-    """
-    bath = signals.counts[:, :, MOTION_BATHROOM] > 0
-    starts = bath.copy()
-    starts[:, 1:] &= ~bath[:, :-1]
-    out = np.zeros((bath.shape[0], bath.shape[1] + 1), np.int32)
-    np.cumsum(starts, axis=1, out=out[:, 1:])
-    return out
-
-
-def night_visits(
-    visit_cum: np.ndarray, wake: np.ndarray, bed: np.ndarray, clk: Clock,
-    usual_bed: np.ndarray | None, usual_wake: np.ndarray | None,
-) -> np.ndarray:
-    """(H, D) bathroom visits in the night that begins on each local day; NaN where unknown.
-
-    The night runs from the end of the evening's sustained activity (which lags going to bed a
-    little) until getting up. Given the usual times (bed; early wake), a missing time falls back
-    to them, and a night is never cut shorter than from an hour after the usual bedtime to half an
-    hour before the usual early wake (two close trips can look like going to bed or getting up).
-    """
-    homes, days = wake.shape
-    out = np.full((homes, days), np.nan)
-    rows = np.arange(homes)
-    for d in range(days - 1):
-        lo = np.where(bed[:, d] >= 0, bed[:, d], -1)
-        hi = np.where(wake[:, d + 1] >= 0, wake[:, d + 1] - WAKE_LEAD, -1)
-        if usual_bed is not None and usual_wake is not None:
-            late_bed = np.searchsorted(clk.key, d * 1440.0 + usual_bed + 60)
-            early_wake = np.searchsorted(clk.key, (d + 1) * 1440.0 + usual_wake - 30)
-            lo = np.where(lo < 0, late_bed - 12, np.minimum(lo, late_bed))
-            hi = np.where(hi < 0, early_wake, np.maximum(hi, early_wake))
-        ok = (lo >= 0) & (hi > lo) & (hi < visit_cum.shape[1])
-        lo, hi = np.clip(lo, 0, visit_cum.shape[1] - 1), np.clip(hi, 0, visit_cum.shape[1] - 1)
-        out[:, d] = np.where(ok, visit_cum[rows, hi] - visit_cum[rows, lo], np.nan)
-    return out
-
-
-def at_night(minute: np.ndarray, bed: np.ndarray, wake_early: np.ndarray) -> np.ndarray:
-    """Whether local ``minute`` falls in the usual night: 30 min after bed to 15 min before waking."""
-    m = np.where(minute < 720, minute + 1440, minute)
-    return (m >= bed + 30) & (m < wake_early + 1440 - 15)
 
 
 @dataclass(frozen=True)
 class Baselines:
     home_ids: list[str]
-    tz: str
+    zones: tuple[str, ...]  # each home's time zone: every time of day here is local to the home
     learned: np.ndarray  # (H,) bool: False = too little history, defaults in use
     days_of_history: np.ndarray  # (H,) int
     profile_motion: np.ndarray  # (H, 168) mean motion triggers per hour of the week (Monday 00:00 = 0)
@@ -224,6 +46,10 @@ class Baselines:
     wake_median: np.ndarray  # (H,) local minutes after midnight
     wake_p90: np.ndarray
     wake_p10: np.ndarray
+    # (H, 2) the same on weekdays and at weekends (WEEKDAYS, WEEKENDS): someone may sleep late on
+    # Saturdays; the all-days value where there were too few mornings of the kind to say.
+    wake_median_by_kind: np.ndarray
+    wake_p90_by_kind: np.ndarray
     bed_median: np.ndarray  # (H,) local minutes after midnight of the evening (may pass 1440)
     night_visits_mean: np.ndarray  # (H,)
     night_visits_sd: np.ndarray
@@ -234,15 +60,43 @@ class Baselines:
     door_night_share: np.ndarray  # (H,) share of nights the front door was opened
     door_by_hour: np.ndarray  # (H, 24) share of nights the front door was opened in each hour of the night
 
+    def rows(self, rows: np.ndarray | slice) -> Baselines:
+        """Only the homes in ``rows``."""
+        ids = self.home_ids[rows] if isinstance(rows, slice) else [self.home_ids[i] for i in rows]
+        zones = self.zones[rows] if isinstance(rows, slice) else tuple(self.zones[i] for i in rows)
+        arrays = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in ("home_ids", "zones")}
+        return Baselines(home_ids=ids, zones=zones, **arrays)
+
+    def values(self, home_index: int) -> dict[str, Any]:
+        """What the rules judge one home by, as JSON (``from_values`` reads it back). The hour-of-week
+        profiles are left out: no rule reads them, and they are most of the size."""
+        out = {}
+        for f in fields(self):
+            if f.name not in _NOT_SAVED:
+                value = np.asarray(getattr(self, f.name)[home_index])
+                out[f.name] = (value.round(2) if value.dtype.kind == "f" else value).tolist()
+        return out
+
+    @classmethod
+    def from_values(cls, home_id: str, zone: str, values: dict[str, Any]) -> Baselines:
+        """One home's baselines from ``values`` (saved by the nightly learning)."""
+        arrays = {k: np.asarray([v]) for k, v in values.items()}
+        profiles = np.tile(arrays["active_by_hour"], 7).astype(np.float32)
+        return cls(home_ids=[home_id], zones=(zone,), profile_motion=np.zeros_like(profiles),
+                   profile_active=profiles, **arrays)
+
     def explain(self, home_index: int) -> dict[str, Any]:
         i = home_index
         hours = [h for h in range(24) if self.active_by_hour[i, h] >= 0.5]
         return {
             "home_id": self.home_ids[i],
+            "timezone": self.zones[i],
             "learned": bool(self.learned[i]),
             "days_of_history": int(self.days_of_history[i]),
             "usual_wake": hhmm(self.wake_median[i]),
             "up_by": hhmm(self.wake_p90[i]),
+            "up_by_weekdays": hhmm(self.wake_p90_by_kind[i, WEEKDAYS]),
+            "up_by_weekends": hhmm(self.wake_p90_by_kind[i, WEEKENDS]),
             "usual_bedtime": hhmm(self.bed_median[i]),
             "night_bathroom_visits": f"{self.night_visits_mean[i]:.1f} ± {self.night_visits_sd[i]:.1f} a night",
             "usually_active_hours": f"{hours[0]:02d}:00-{hours[-1] + 1:02d}:00" if hours else "none",
@@ -253,6 +107,7 @@ class Baselines:
         }
 
 
+_NOT_SAVED = ("home_ids", "zones", "profile_motion", "profile_active")
 DOOR_HOUR_USUAL = 0.1  # the front door is usual in an hour of the night used on this share of nights
 
 
@@ -279,26 +134,36 @@ def duration_text(minutes: float) -> str:
 
 
 def learn(
-    signals: Signals, tz: str = "Europe/London", min_days: int = 7, days: int = 28,
+    signals: Signals, tz: Zones = "Europe/London", min_days: int = 7, days: int = 28,
     hub_offline: np.ndarray | None = None, alerted: np.ndarray | None = None,
 ) -> Baselines:
-    """Baselines from the last ``days`` days of ``signals``, for every home.
+    """Baselines from the last ``days`` days of ``signals``, for every home, each in its own time
+    zone (``tz``: one for all homes, or one per home).
 
     ``alerted``: (homes, buckets) like ``signals``, True where an alert about the person was
     raised; those days are left out, as are days with a hub outage and days nothing was heard.
     """
+    zones = zone_of_each(tz, len(signals.home_ids))
     lo = max(0, signals.n_buckets - int(timedelta(days=days) / signals.bucket))
     sig = Signals(signals.home_ids, signals.time_of(lo), signals.bucket, signals.counts[:, lo:], signals.names)
     off = None if hub_offline is None else hub_offline[:, lo:]
     flagged = None if alerted is None else alerted[:, lo:]
-    clk = clock(sig, tz)
-    parts = []
-    for a in range(0, len(sig.home_ids), LEARN_CHUNK):
-        part = Signals(sig.home_ids[a:a + LEARN_CHUNK], sig.start, sig.bucket, sig.counts[a:a + LEARN_CHUNK], sig.names)
-        parts.append(_learn_chunk(part, clk, min_days, None if off is None else off[a:a + LEARN_CHUNK],
-                                  None if flagged is None else flagged[a:a + LEARN_CHUNK]))
-    fields = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
-    return Baselines(home_ids=list(signals.home_ids), tz=tz, **fields)
+    parts: list[tuple[np.ndarray | slice, dict[str, np.ndarray]]] = []
+    for zone, rows in zone_groups(zones):
+        clk = clock(sig, zone)
+        ids = np.arange(len(zones))[rows]
+        for a in range(0, len(ids), LEARN_CHUNK):
+            # A run of rows is a slice (a view); a zone's scattered rows are copied, a chunk at a time.
+            chunk = slice(a, a + LEARN_CHUNK) if isinstance(rows, slice) else ids[a:a + LEARN_CHUNK]
+            parts.append((chunk, _learn_chunk(sig.rows(chunk), clk, min_days, None if off is None else off[chunk],
+                                              None if flagged is None else flagged[chunk])))
+    learned: dict[str, np.ndarray] = {}
+    for chunk, values in parts:
+        for k, v in values.items():
+            if k not in learned:
+                learned[k] = np.empty((len(zones),) + v.shape[1:], v.dtype)
+            learned[k][chunk] = v
+    return Baselines(home_ids=list(signals.home_ids), zones=tuple(zones), **learned)
 
 
 def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | None,
@@ -390,6 +255,7 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         wake_median, wake_p90 = np.nanmedian(wake_min, axis=1), np.nanpercentile(wake_min, 90, axis=1)
         wake_p10, bed_median = np.nanpercentile(wake_min, 10, axis=1), np.nanmedian(bed_min, axis=1)
         v_mean, v_sd = np.nanmean(visits, axis=1), np.nanstd(visits, axis=1)
+    by_kind = _by_kind_of_day(wake_min, clk, wake_median, wake_p90)
     bed_usual = np.where(np.isnan(bed_median), DEFAULT_BED, bed_median)
     wake_early = np.where(np.isnan(wake_p10), DEFAULT_WAKE, wake_p10)
     # The front door at night, hour by hour: a return home at 00:40 may be usual when 03:10 is not.
@@ -418,6 +284,8 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         "wake_median": pick(wake_median, DEFAULT_WAKE),
         "wake_p90": pick(wake_p90, DEFAULT_WAKE),
         "wake_p10": pick(wake_p10, DEFAULT_WAKE - 60),
+        "wake_median_by_kind": pick(by_kind[0], DEFAULT_WAKE),
+        "wake_p90_by_kind": pick(by_kind[1], DEFAULT_WAKE),
         "bed_median": pick(bed_median, DEFAULT_BED),
         "night_visits_mean": pick(v_mean, DEFAULT_VISITS),
         "night_visits_sd": pick(v_sd, DEFAULT_VISITS_SD),
@@ -428,6 +296,34 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
         "door_night_share": pick(door_share, 0.0),
         "door_by_hour": pick(door_by_hour, np.zeros(24)).astype(np.float32),
     }
+
+
+WEEKDAYS, WEEKENDS = 0, 1
+KIND_MIN_DAYS = 3  # mornings of a kind (weekday, weekend) needed before they are judged apart
+KIND_APART = 45.0  # and their usual wake times this far apart (minutes): fewer mornings are noisier
+
+
+def weekend(weekday: np.ndarray) -> np.ndarray:
+    """WEEKENDS for Saturday and Sunday (Monday = 0), else WEEKDAYS."""
+    return np.where(np.asarray(weekday) >= 5, WEEKENDS, WEEKDAYS)
+
+
+def _by_kind_of_day(wake_min: np.ndarray, clk: Clock, median: np.ndarray, p90: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(H, 2) usual and latest usual wake times on weekdays and at weekends; the all-days values
+    for a home without KIND_MIN_DAYS mornings of each kind, or whose weekday and weekend mornings
+    are usually within KIND_APART of each other (no weekly pattern worth the noisier figures)."""
+    kind = weekend(np.array([d.weekday() for d in clk.dates], np.int64))
+    medians, latest = np.empty((wake_min.shape[0], 2)), np.empty((wake_min.shape[0], 2))
+    enough = np.ones(wake_min.shape[0], bool)
+    for k in (WEEKDAYS, WEEKENDS):
+        these = np.where(kind[None, :] == k, wake_min, np.nan)
+        enough &= np.sum(~np.isnan(these), axis=1) >= KIND_MIN_DAYS
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: the all-days value below
+            medians[:, k], latest[:, k] = np.nanmedian(these, axis=1), np.nanpercentile(these, 90, axis=1)
+    apart = enough & (np.abs(medians[:, WEEKENDS] - medians[:, WEEKDAYS]) >= KIND_APART)
+    return (np.where(apart[:, None], medians, median[:, None]), np.where(apart[:, None], latest, p90[:, None]))
 
 
 ROBUST_DAYS = 14  # from this many days on, the largest day is taken as an outlier

@@ -11,31 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from .baseline import (
-    DOOR_HOUR_USUAL,
-    WAKE_SEARCH,
-    Baselines,
-    Clock,
-    bed_stays,
-    up_signs,
-    usual_hours_text,
-    at_night,
-    bathroom_visit_starts,
-    clock,
-    day_marks,
-    duration_text,
-    hhmm,
-    local_time_text,
-    night_visits,
-    STAY_ROOMS,
-    last_room,
-    quiet_spells,
-    sustained,
+    DOOR_HOUR_USUAL, WEEKDAYS, WEEKENDS, Baselines, duration_text, hhmm, local_time_text, usual_hours_text, weekend,
 )
-from .signals import BED_IN, DOOR_OPEN, SEAT, Signals
+from .measures import (
+    STAY_ROOMS, WAKE_SEARCH, Clock, at_night, bathroom_visit_starts, bed_stays, beyond_bedroom, clock, day_marks,
+    in_bed, last_room,
+    night_visits, quiet_spells, sustained, up_signs, zone_groups,
+)
+from .signals import BED_IN, DOOR_OPEN, MOTION_BEDROOM, SEAT, Signals
 
 NO_ACTIVITY_MIN, NO_ACTIVITY_MARGIN = 120.0, 30.0  # minutes; after the door: a wider margin
 NO_ACTIVITY_SHARE = 0.25  # the margin is at least this share of the usual: long spells vary more
@@ -44,6 +32,8 @@ OUT_MARGIN = 60.0
 ACTIVE_HOUR_SHARE = 0.5  # an hour of the day counts as usually active when active this often
 NOT_UP_MARGIN = 60.0
 NOT_UP_SPREAD = 1.0  # and at least this many times the gap between the usual and the latest wake time
+NOT_UP_MAX_MARGIN = 80.0  # but never more: not getting up is found within 90 min of the usual latest
+NOT_UP_IN_BED_MARGIN = 45.0  # still in bed, or only in the bedroom: the sensors say it directly
 NOT_UP_LATEST = 14 * 60.0  # not up by 14:00 is a worry, however late the usual
 NOT_UP_STILL_MIN = 15.0
 STAY_MIN = np.array([30.0, 60.0])  # minutes, per STAY_ROOMS: never alert on a shorter stay
@@ -61,13 +51,8 @@ PERSON_RULES = ("no_activity", "not_up", "long_stay", "door_at_night", "night_ba
 
 def due_from(up_by: np.ndarray | float, usual_wake: np.ndarray | float) -> np.ndarray:
     """Local minutes when not being up yet becomes a worry, from the usual latest and usual wake times."""
-    margin = np.maximum(NOT_UP_MARGIN, NOT_UP_SPREAD * (np.asarray(up_by) - np.asarray(usual_wake)))
+    margin = np.clip(NOT_UP_SPREAD * (np.asarray(up_by) - np.asarray(usual_wake)), NOT_UP_MARGIN, NOT_UP_MAX_MARGIN)
     return np.minimum(np.asarray(up_by) + margin, NOT_UP_LATEST)
-
-
-def not_up_due(base: Baselines) -> np.ndarray:
-    """(H,) local minutes: when not being up yet becomes a worry, for each home."""
-    return due_from(base.wake_p90, base.wake_median)
 
 
 @dataclass(frozen=True)
@@ -80,10 +65,11 @@ class PatternAlert:
 
 
 def evaluate(
-    signals: Signals, baselines: Baselines, now: datetime, tz: str | None = None,
+    signals: Signals, baselines: Baselines, now: datetime,
     hub_offline: np.ndarray | None = None, window: timedelta | None = None,
 ) -> list[PatternAlert]:
-    """Rules that hold at ``now`` (over the buckets ending in the last ``window``, default one bucket).
+    """Rules that hold at ``now`` (over the buckets ending in the last ``window``, default one bucket),
+    each home judged in its own time zone (the baselines carry it).
 
     Uses the buckets that ended by ``now``; ``hub_offline`` is (homes, buckets) like ``signals``.
     """
@@ -99,26 +85,26 @@ def evaluate(
     cols = np.arange(max(0, sig.n_buckets - steps), sig.n_buckets)
     if not len(cols):
         return []
-    return dedup(_fire(sig, baselines, tz or baselines.tz, cols, off), signals.bucket)
+    return dedup(_fire(sig, baselines, cols, off), signals.bucket)
 
 
 def backtest(
     signals: Signals, baselines: Baselines, start: datetime, end: datetime,
-    step: timedelta = timedelta(minutes=5), tz: str | None = None, hub_offline: np.ndarray | None = None,
+    step: timedelta = timedelta(minutes=5), hub_offline: np.ndarray | None = None,
 ) -> list[PatternAlert]:
     """Evaluate at every ``step`` in [start, end); one alert per home and rule per episode."""
-    return dedup(hits(signals, baselines, start, end, step, tz, hub_offline), step)
+    return dedup(hits(signals, baselines, start, end, step, hub_offline), step)
 
 
 def hits(
     signals: Signals, baselines: Baselines, start: datetime, end: datetime,
-    step: timedelta = timedelta(minutes=5), tz: str | None = None, hub_offline: np.ndarray | None = None,
+    step: timedelta = timedelta(minutes=5), hub_offline: np.ndarray | None = None,
 ) -> list[PatternAlert]:
     """Every (home, rule) that holds at each ``step`` in [start, end), before episodes are made."""
     every = max(1, int(step / signals.bucket))
     first, last = max(0, signals.index_of(start) - 1), min(signals.n_buckets, signals.index_of(end))
     cols = np.arange(first, last, every)
-    return _fire(signals, baselines, tz or baselines.tz, cols, hub_offline)
+    return _fire(signals, baselines, cols, hub_offline)
 
 
 def dedup(fired: list[PatternAlert], step: timedelta, gap: timedelta = EPISODE_GAP) -> list[PatternAlert]:
@@ -200,20 +186,39 @@ def no_activity(x: Context) -> Finding:
 
 def not_up(x: Context) -> Finding:
     """No sign of being up (sustained activity, the front door, the kitchen, the chair) by the usual
-    latest wake-up plus a margin that grows with how much the wake time varies, and not moving
-    about just now. However late the usual, it is due by NOT_UP_LATEST."""
-    cols, minute, day = x.cols, x.clk.minute[x.cols], x.clk.day[x.cols]
-    due = not_up_due(x.base)[:, None]
+    latest wake-up for this day of the week plus a margin that grows with how much the wake time
+    varies, and not moving about just now. Still in bed, or moving only in the bedroom since the
+    morning, it is due sooner: that is not a late riser getting up. However late the usual, it is due by NOT_UP_LATEST."""
+    base, cols, minute, day = x.base, x.cols, x.clk.minute[x.cols], x.clk.day[x.cols]
+    kind = weekend(x.clk.weekday[cols])  # (C,)
+    up_by, usual = base.wake_p90_by_kind[:, kind], base.wake_median_by_kind[:, kind]  # (H, C)
     morning = np.searchsorted(x.clk.key, day * 1440.0 + WAKE_SEARCH[0])
-    m0 = int(min(morning.min(), cols.min()))  # outages only matter since this morning
-    off_cum = np.zeros((x.off.shape[0], x.off.shape[1] - m0 + 1), np.int32)
-    np.cumsum(x.off[:, m0:], axis=1, out=off_cum[:, 1:])
-    outage = off_cum[:, cols + 1 - m0] - off_cum[:, morning - m0] > 0
+    m0 = int(min(morning.min(), cols.min()))  # what happened before this morning does not matter
+
+    today = x.sig.window(x.sig.time_of(m0), x.sig.end)  # a view: only this morning on is looked at
+
+    def since_morning(flags: np.ndarray) -> np.ndarray:
+        """(H, C) how many buckets from this morning up to each evaluated one had ``flags`` (from m0)."""
+        cum = np.zeros((flags.shape[0], flags.shape[1] + 1), np.int32)
+        np.cumsum(flags, axis=1, out=cum[:, 1:])
+        return cum[:, cols + 1 - m0] - cum[:, morning - m0]
+
+    outage = since_morning(x.off[:, m0:]) > 0
+    # In bed now (a night trip to the bathroom and back is no sign of being up), or moving only in
+    # the bedroom since the morning.
+    bed_now = in_bed(x.sig)[:, cols]
+    bedroom_only = since_morning(today.counts[:, :, MOTION_BEDROOM] > 0) > 0
+    bedroom_only &= since_morning(beyond_bedroom(today)) == 0
+    still_in_bed = bed_now | bedroom_only
+    due = np.where(still_in_bed, np.minimum(up_by + NOT_UP_IN_BED_MARGIN, NOT_UP_LATEST), due_from(up_by, usual))
     seen = x.seen_today
     not_yet = (seen < 0) | (seen > cols[None, :])
-    still = x.quiet_min >= NOT_UP_STILL_MIN
+    # Moving about just now may be getting up; moving in bed is not.
+    still = (x.quiet_min >= NOT_UP_STILL_MIN) | still_in_bed
     # A home never heard (not installed yet, or not reporting) says nothing about anyone getting up.
-    return (minute >= due) & (minute < WAKE_SEARCH[1]) & not_yet & still & ~outage & (morning > 0) & x.heard, None
+    holds = (minute >= due) & (minute < WAKE_SEARCH[1]) & not_yet & still & ~outage & (morning > 0) & x.heard
+    # What the reason says: 1 in bed, 2 only in the bedroom, 0 neither.
+    return holds, np.stack([due, up_by, np.where(bed_now, 1, np.where(bedroom_only, 2, 0))], axis=2)
 
 
 def door_at_night(x: Context) -> Finding:
@@ -264,13 +269,22 @@ def cold_home(x: Context) -> Finding:
     return (cold_min >= COLD_FOR_MIN) & ~away, np.stack([current[:, cols - t0], cold_min], axis=2)
 
 
-def _fire(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None
-          ) -> list[PatternAlert]:
-    """Every (home, rule) that holds at each bucket in ``cols``, as alerts."""
-    from .rules import PATTERN_RULES  # the table names these functions: imported here, not at the top
-
+def _fire(sig: Signals, base: Baselines, cols: np.ndarray, hub_offline: np.ndarray | None) -> list[PatternAlert]:
+    """Every (home, rule) that holds at each bucket in ``cols``, as alerts, the homes of each time
+    zone together (local time is worked out once per zone)."""
     if base.home_ids != sig.home_ids:
         raise ValueError("baselines and signals must list the same homes in the same order")
+    alerts = []
+    for zone, rows in zone_groups(base.zones):
+        alerts += _fire_zone(sig.rows(rows), base.rows(rows), zone, cols,
+                             None if hub_offline is None else hub_offline[rows])
+    return alerts
+
+
+def _fire_zone(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offline: np.ndarray | None
+               ) -> list[PatternAlert]:
+    from .rules import PATTERN_RULES  # the table names these functions: imported here, not at the top
+
     x = _context(sig, base, tz, cols, hub_offline)
     silent = x.off[:, cols]
     alerts = []
@@ -297,9 +311,12 @@ def _alert(rule: str, h: int, c: int, sig: Signals, base: Baselines, tz: str, co
                   f"time of day does not usually last more than {duration_text(limit)}")
         detail |= {"quiet_minutes": quiet, "limit_minutes": limit}
     elif rule == "not_up":
-        due = float(not_up_due(base)[h])
-        reason = f"usually up by {hhmm(base.wake_p90[h])}; no sign of being up by {hhmm(due)} (now {now})"
-        detail |= {"usual_up_by": hhmm(base.wake_p90[h]), "usual_wake": hhmm(base.wake_median[h]), "due": hhmm(due)}
+        due, up_by, where = (float(v) for v in extra[h, c])
+        apart = base.wake_p90_by_kind[h, WEEKDAYS] != base.wake_p90_by_kind[h, WEEKENDS]
+        days = "" if not apart else " at weekends" if weekend(at.astimezone(ZoneInfo(tz)).weekday()) else " on weekdays"
+        seen = {1: "still in bed", 2: "moving only in the bedroom"}.get(int(where), "no sign of being up")
+        reason = f"usually up by {hhmm(up_by)}{days}; {seen} by {hhmm(due)} (now {now})"
+        detail |= {"usual_up_by": hhmm(up_by), "due": hhmm(due), "in_bed": int(where) == 1}
     elif rule == "door_at_night":
         hours = usual_hours_text(base.door_by_hour[h])
         usual = "never used at night" if hours == "none" else f"usually used at night only around {hours}"

@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta, timezone
 import numpy as np
 
 from .baseline import Baselines, learn
+from .measures import Zones
 from .patterns import EPISODE_GAP, LOOKBACK, PERSON_RULES, PatternAlert, dedup, hits
 from .signals import Signals, empty
 
@@ -27,10 +28,11 @@ class Replay:
 
 
 def replay(
-    signals: Signals, start: datetime, end: datetime, tz: str, *, learn_days: int = LEARN_DAYS,
+    signals: Signals, start: datetime, end: datetime, zones: Zones, *, learn_days: int = LEARN_DAYS,
     step: timedelta = timedelta(minutes=5),
 ) -> Replay:
-    """Every alert the service would raise in [start, end), relearning at each UTC midnight."""
+    """Every alert the service would raise in [start, end), relearning at each UTC midnight;
+    ``zones``: one time zone for every home, or each home's own."""
     if end <= start:
         raise ValueError("the backtest range is empty: end must be after start")
     fired: list[PatternAlert] = []
@@ -42,11 +44,11 @@ def replay(
     while day < end:
         history = _padded(signals, day - learn_days * DAY, day)
         flags = _padded_flags(alerted, signals, history)
-        base = learn(history, tz=tz, days=learn_days, alerted=flags)
+        base = learn(history, tz=zones, days=learn_days, alerted=flags)
         learned[day] = base
         lo, hi = max(start, day), min(end, day + DAY)
         window = signals.window(lo - LOOKBACK, hi)
-        today = hits(window, base, lo, hi, step, tz)
+        today = hits(window, base, lo, hi, step)
         for a in today:
             # An alert on the defaults says nothing about the day being unusual for this person.
             if a.rule in PERSON_RULES and a.detail.get("baseline_learned"):

@@ -34,6 +34,7 @@ from tecwatch.alerts.signals import Fitted, Signals, align, empty
 from tecwatch.devices import Reading
 from tecwatch.store import TimeSeriesStore
 from tecwatch.store.base import DeviceLastSeen
+from tecwatch.registry.homes import home_zones
 from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home
 from tecwatch.settings import AlertSettings
 
@@ -97,7 +98,7 @@ class RuleRunner:
         live = self._signals
         fitted = self._devices = self._fitted()
         history, sources = assemble(self._store, homes, first, LEARN_DAYS, today, BUCKET, self._cache, live, fitted)
-        self._baselines = learn(history, tz=self._settings.timezone, days=LEARN_DAYS,
+        self._baselines = learn(history, tz=self._zones(homes), days=LEARN_DAYS,
                                 alerted=self._alerted(history))
         # The rolling window for the minute passes: the end of history, then today so far.
         midnight = datetime.combine(today, time(), tzinfo=timezone.utc)
@@ -125,7 +126,7 @@ class RuleRunner:
         if self._signals is None or self._baselines is None:
             return []  # no homes yet
         self._signals = self._top_up(self._signals, now)
-        found = evaluate(self._signals, self._baselines, now, tz=self._settings.timezone)
+        found = evaluate(self._signals, self._baselines, now)
         # A hub that has gone quiet explains a quiet home, whether or not its alert is raised yet.
         _hits, stale = health_hits(seen, (), now, self._settings)
         offline = self._open_hub_outages() | stale
@@ -156,6 +157,11 @@ class RuleRunner:
                                               self._devices)
         _copy_overlap(recent, fresh)
         return fresh
+
+    def _zones(self, homes: Sequence[str]) -> list[str]:
+        """Each home's own time zone from the registry; the setting for a home without one."""
+        with Session(self._registry) as s:
+            return home_zones(s, homes, self._settings.timezone)
 
     def _fitted(self) -> dict[tuple[str, str], Fitted]:
         """Each device's room and role as enrolled: a fridge contact is not the front door."""

@@ -91,6 +91,11 @@ class Signals:
         lo, hi = max(0, self.index_of(start)), min(self.n_buckets, self.index_of(end))
         return Signals(self.home_ids, self.time_of(lo), self.bucket, self.counts[:, lo:hi], self.names)
 
+    def rows(self, rows: np.ndarray | slice) -> Signals:
+        """Only the homes in ``rows`` (a slice is a view; indices copy)."""
+        ids = self.home_ids[rows] if isinstance(rows, slice) else [self.home_ids[i] for i in rows]
+        return Signals(ids, self.start, self.bucket, self.counts[rows], self.names)
+
     def activity(self) -> np.ndarray:
         """(homes, buckets) bool: any sign of someone moving about."""
         c = self.counts

@@ -27,6 +27,7 @@ def save_summaries(engine: Engine, baselines: Baselines, learned_at: datetime) -
             "bed_median_min": float(baselines.bed_median[i]),
             "active_by_hour": {str(h): round(float(baselines.active_by_hour[i, h]), 3) for h in range(24)},
             "summary": baselines.explain(i),
+            "limits": baselines.values(i),
         }
         for i, home_id in enumerate(baselines.home_ids)
     ]

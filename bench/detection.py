@@ -144,6 +144,12 @@ def ordonez_readings(home_id: str, ivs: list[Interval]) -> list[Reading]:
         out.append(make_reading(home_id=home_id, device_id=name.lower(), device_type=kind, channel=Channel.READING,
                                 ts=utc, seq=None, room=room, values=values))
 
+    # Installed the evening before the log begins: the bed and the chair report their state when
+    # paired (a state sensor's first reading is its state, not a change), as at a real installation.
+    installed = datetime.combine(ivs[0][0].date() - DAY, datetime.min.time()) + 20 * HOUR
+    for name, (kind, _room, _role) in ORDONEZ_DEVICES.items():
+        if kind in ("bed", "chair"):
+            emit(installed, name, occupancy=False)
     for start, end, name in ivs:
         if name not in ORDONEZ_DEVICES:
             continue
@@ -290,6 +296,12 @@ def finding(inj: Injected, alerts: list[PatternAlert], zone: ZoneInfo) -> str:
     delay = f"{sign}{int(abs(minutes)) // 60} h {int(abs(minutes)) % 60:02d}"
     early = [x for x in alerts if x.rule == EXPECTED[inj.kind] and inj.start - DAY <= x.at < inj.start - 5 * MIN]
     note = f"; {len(early)} {EXPECTED[inj.kind]} in the day before it began" if early else ""
+    if a.rule == "not_up":
+        # The target is set from the person's usual latest wake time, not from this morning's.
+        local = a.at.astimezone(zone)
+        hh, mm = (int(x) for x in a.detail["usual_up_by"].split(":"))
+        after = local.hour * 60 + local.minute - (hh * 60 + mm)
+        note += f"; {after // 60} h {after % 60:02d} after the usual latest wake ({a.detail['usual_up_by']})"
     return f"{when}: found by {a.rule} at {a.at.astimezone(zone):%H:%M} ({delay}){note}: {a.reason}"
 
 

@@ -68,7 +68,7 @@ def main() -> None:
     base = learn(history, "Europe/London", days=args.days)
     t2 = time.perf_counter()
     now = sig.end - timedelta(hours=12)  # noon of the last day: every rule has something to look at
-    alerts = evaluate(sig, base, now, "Europe/London")
+    alerts = evaluate(sig, base, now)
     t3 = time.perf_counter()
 
     cells = args.homes * history.n_buckets

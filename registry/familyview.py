@@ -12,16 +12,22 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tecwatch.alerts.baseline import DEFAULT_ACTIVE_HOURS, DEFAULT_WAKE, WAKE_SEARCH, hhmm
-from tecwatch.alerts.patterns import due_from
+from tecwatch.alerts.baseline import DEFAULT_WAKE, Baselines, hhmm, learn
+from tecwatch.alerts.measures import WAKE_SEARCH
+from tecwatch.alerts.patterns import due_from, evaluate
 from tecwatch.alerts.rules import title
+from tecwatch.alerts.signals import STATE_LOOKBACK, Fitted, align, empty, signals_from_readings
+from tecwatch.devices import Reading
 from tecwatch.registry.homeview import ActivityHour, activity_by_hour, home_detail
 from tecwatch.store import TimeSeriesStore
-from tecwatch.registry.models import OPEN_STATES, Alert, AlertEvent, Home, HomeBaseline, Resident
+from tecwatch.registry.models import OPEN_STATES, Alert, AlertEvent, Device, Home, HomeBaseline, Resident
 from tecwatch.settings import AlertSettings
 
 RECENT = timedelta(hours=48)  # how far back to look for the last sign of life
-QUIET_HOURS = 3  # quiet this long in a usually active hour is worth a look
+BUCKET = timedelta(minutes=5)  # as the alert service folds readings
+# no_activity judges a spell that began after getting up today: the last 30 hours hold it, and
+# the state sensors' readings from STATE_LOOKBACK before say whether a bed or chair was in use.
+QUIET_WINDOW = timedelta(hours=30)
 DEVICE_NAMES = {
     "motion": "motion sensor", "door": "door sensor", "bed": "bed sensor", "chair": "chair sensor",
     "temperature": "temperature sensor", "plug": "smart plug", "leak": "leak sensor", "smoke": "smoke alarm",
@@ -101,11 +107,11 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     up_by = base.up_by_min if base is not None else DEFAULT_WAKE
     # When the not_up rule itself would call it a worry (the same function it uses).
     due = float(due_from(up_by, base.wake_median_min if base is not None else DEFAULT_WAKE))
-    active_share = (base.active_by_hour if base is not None else
-                    {str(h): 1.0 if DEFAULT_ACTIVE_HOURS[0] <= h < DEFAULT_ACTIVE_HOURS[1] else 0.0 for h in range(24)})
 
-    signs = [r.ts for r in store.readings(resident.home_id, now - RECENT, now + timedelta(minutes=5), limit=100_000)
-             if r.activity]
+    # One read serves both the last sign of life and the rule.
+    readings = store.readings(resident.home_id, now - max(RECENT, QUIET_WINDOW + STATE_LOOKBACK),
+                              now + timedelta(minutes=5), limit=100_000)
+    signs = [r.ts for r in readings if r.activity and r.ts >= now - RECENT]
     last = max(signs, default=None)
     local_now = now.astimezone(zone)
     morning = datetime.combine(local_now.date(), time(WAKE_SEARCH[0] // 60), tzinfo=zone)
@@ -119,8 +125,7 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
         concerns.append(today)
     else:
         today = f"Not up yet; usually up by {hhmm(up_by)}."
-    usually_active = float(active_share.get(str(local_now.hour), 0.0)) >= 0.5
-    if last is not None and up_since is not None and usually_active and now - last > timedelta(hours=QUIET_HOURS):
+    if last is not None and _quiet_too_long(session, readings, resident.home_id, zone.key, base, now):
         concerns.append(f"Quiet since {last.astimezone(zone):%H:%M}, which is longer than usual at this time of day.")
 
     alerts = session.scalars(select(Alert).where(Alert.home_id == resident.home_id, Alert.state.in_(OPEN_STATES))
@@ -161,3 +166,21 @@ def _centre_on_it(session: Session, alert: Alert) -> bool:
     actors = session.scalars(select(AlertEvent.actor).where(AlertEvent.alert_id == alert.id,
                                                             AlertEvent.kind.in_(CENTRE_KINDS)))
     return any(actor.endswith(CENTRE_ACTORS) for actor in actors)
+
+
+def _quiet_too_long(session: Session, readings: list[Reading], home_id: str, zone: str,
+                    saved: HomeBaseline | None, now: datetime) -> bool:
+    """Whether the alert service's own no_activity rule holds now: the same rule code, on the same
+    folded readings, judged by the limits last night's learning saved for the home. ``readings``
+    go back QUIET_WINDOW and STATE_LOOKBACK from ``now``."""
+    end = align(now, BUCKET) + BUCKET
+    start = align(now - QUIET_WINDOW, BUCKET)
+    devices = session.execute(select(Device.device_id, Device.room, Device.role)
+                              .where(Device.home_id == home_id, Device.removed_at.is_(None)))
+    fitted = {(home_id, d): Fitted(room, role.value if role is not None else None) for d, room, role in devices}
+    signals = signals_from_readings(readings, [home_id], start, end, fitted=fitted)
+    if saved is not None and saved.limits:
+        base = Baselines.from_values(home_id, zone, saved.limits)
+    else:  # nothing learned yet: the defaults, as the service's learning gives them
+        base = learn(empty([home_id], start, end, BUCKET), zone)
+    return any(a.rule == "no_activity" for a in evaluate(signals, base, now))

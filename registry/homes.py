@@ -4,10 +4,12 @@ gateway uses on MQTT. A home is made with its first resident (``registry/residen
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tecwatch.registry.changes import Conflict, Invalid, NotFound, audit, changed, check_version, created, flush, validated
@@ -95,3 +97,10 @@ def update_home(session: Session, actor: str, home_id: str, change: Any, *, vers
     flush(session, f"home {home_id}")
     audit(session, actor, "update", "home", home_id, diff, now, home_id=home_id)
     return HomeRecord.model_validate(home)
+
+
+def home_zones(session: Session, home_ids: Sequence[str], default: str) -> list[str]:
+    """Each home's time zone, in the order given: ``default`` for a home not enrolled (heard
+    before it was registered) or enrolled without one."""
+    rows = dict(session.execute(select(Home.id, Home.timezone).where(Home.id.in_(list(home_ids)))).all())
+    return [rows.get(h) or default for h in home_ids]

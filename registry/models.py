@@ -356,6 +356,7 @@ class HomeBaseline(Base):
     bed_median_min: Mapped[float] = mapped_column(Float)
     active_by_hour: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"0".."23": share of days active}
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Baselines.explain()
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)  # Baselines.values(): what the rules judge by
 
 
 class AlertWorker(Base):

@@ -147,6 +147,23 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _home_zones(settings: Settings, homes: list[str]) -> dict[str, str]:
+    """Each home's own time zone from the registry (the setting for a home without one)."""
+    from sqlalchemy.orm import Session
+
+    from tecwatch.db import make_engine
+    from tecwatch.registry.homes import home_zones
+    from tecwatch.registry.migrate import upgrade
+
+    engine = make_engine(settings.registry.url)
+    try:
+        upgrade(engine)
+        with Session(engine) as s:
+            return dict(zip(homes, home_zones(s, homes, settings.alerts.timezone)))
+    finally:
+        engine.dispose()
+
+
 def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
@@ -171,7 +188,7 @@ def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     bar = tqdm(total=len(homes), unit="home", desc="reading history", disable=args.no_progress)
     try:
         alerts = backtest_store(store, homes, start, end, learn_days=args.learn_days, tz=settings.alerts.timezone,
-                                rules=args.rule or None, progress=lambda done, _total: bar.update(1))
+                                zones=_home_zones(settings, homes), rules=args.rule or None, progress=lambda done, _total: bar.update(1))
     except ValueError as err:
         print(f"tecwatch backtest: {err}", file=sys.stderr)
         return 2
@@ -224,7 +241,9 @@ def _cmd_baseline(settings: Settings, args: argparse.Namespace) -> int:
 
     store = open_store(settings.store)
     try:
-        lines = baseline_in_words(store, args.home, datetime.now(timezone.utc), tz=settings.alerts.timezone)
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(timezone.utc)
+        zone = _home_zones(settings, [args.home])[args.home]
+        lines = baseline_in_words(store, args.home, at if at.tzinfo else at.replace(tzinfo=timezone.utc), tz=zone)
     except ValueError as err:
         print(f"tecwatch baseline: {err}", file=sys.stderr)
         return 2
@@ -296,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     bt.set_defaults(fn=_cmd_backtest)
     bl = sub.add_parser("baseline", help="print a home's learned routine in words")
     bl.add_argument("home", help="the home id")
+    bl.add_argument("--at", default=None, help="as learned on this ISO 8601 date (UTC unless an offset is given); "
+                    "default: tonight's learning, from the days before today")
     bl.set_defaults(fn=_cmd_baseline)
     sub.add_parser("api", help="run the HTTP API (TECWATCH_API__HOST/__PORT)").set_defaults(fn=_cmd_api)
     sub.add_parser("alerts", help="run the alert engine: scheduled rules, escalation, notifications"

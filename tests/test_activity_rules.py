@@ -5,22 +5,27 @@ episode of a rule that must be seen. Every date here is fixed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tecwatch.alerts.backtest import backtest_store
+from tecwatch.alerts.backtest import backtest_store, baseline_in_words
 from tecwatch.alerts.baseline import learn
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.lifecycle import transition
 from tecwatch.alerts.patterns import evaluate
 from tecwatch.alerts.replay import replay
+from tecwatch.alerts.scheduler import RuleRunner
 from tecwatch.alerts.rules import BY_KEY, IMMEDIATE_RULES, PATTERN_RULES
 from tecwatch.alerts.signals import (
-    DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, SEAT, Fitted, empty, signals_from_readings,
+    BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, SEAT, Fitted, empty, signals_from_readings,
 )
 from tecwatch.devices import Channel, make_reading
-from tecwatch.registry.models import Alert, AlertState, Home
+from tecwatch.registry.models import Alert, AlertState, Home, HomeBaseline
+from tecwatch.settings import AlertSettings
 from tecwatch.store.sqlite import SQLiteStore
 
 TZ = "Europe/London"
@@ -54,7 +59,7 @@ def test_learning_leaves_out_the_weeks_before_installation():
 def test_a_home_never_heard_raises_nothing():
     sig = routine(10, homes=("home-a", "home-silent"))
     base = learn(sig.window(START, START + 9 * DAY), TZ)
-    found = evaluate(sig, base, START + 9 * DAY + 15 * HOUR, TZ)
+    found = evaluate(sig, base, START + 9 * DAY + 15 * HOUR)
     assert not [a for a in found if a.home_id == "home-silent"], found
 
 
@@ -65,8 +70,8 @@ def test_door_at_night_depends_on_the_time_of_night():
     night = START + 15 * DAY
     usual_b, odd_b = sig.index_of(night + 40 * MIN), sig.index_of(night + 190 * MIN)
     sig.counts[0, odd_b, DOOR_OPEN] = 1
-    assert not [a for a in evaluate(sig, base, sig.time_of(usual_b + 1), TZ) if a.rule == "door_at_night"]
-    odd = [a for a in evaluate(sig, base, sig.time_of(odd_b + 1), TZ) if a.rule == "door_at_night"]
+    assert not [a for a in evaluate(sig, base, sig.time_of(usual_b + 1)) if a.rule == "door_at_night"]
+    odd = [a for a in evaluate(sig, base, sig.time_of(odd_b + 1)) if a.rule == "door_at_night"]
     assert len(odd) == 1 and "opened at 03:15" in odd[0].reason, odd  # the end of its 5-minute bucket
     assert "usually used at night only around 00:00-01:00" in odd[0].reason
 
@@ -144,3 +149,112 @@ def test_a_new_episode_is_seen_not_attached_quietly(registry):
     with Session(registry) as s:
         states = dict(s.execute(select(Alert.id, Alert.state)).all())
         assert states[first[0]] is AlertState.CANCELLED and states[third[0]] is AlertState.RAISED
+
+
+def up_at_seven(zones: dict[str, str], days: int, lie_in: dict[str, int] | None = None):
+    """Homes up 07:00-22:00 in their own local time every day; a home in ``lie_in`` stays in bed
+    (nothing heard) on that day until noon."""
+    sig = empty(list(zones), START, START + days * DAY)
+    for row, (home, zone) in enumerate(zones.items()):
+        for d in range(days):
+            local = datetime(2025, 1, 6 + d, tzinfo=ZoneInfo(zone))
+            first = 12 if (lie_in or {}).get(home) == d else 7
+            lo, hi = sig.index_of(local + first * HOUR), sig.index_of(local + 22 * HOUR)
+            sig.counts[row, max(lo, 0):max(hi, 0), MOTION_ANY] = 1
+    return sig
+
+
+ZONES = {"home-london": "Europe/London", "home-new-york": "America/New_York"}
+
+
+def test_each_home_is_judged_in_its_own_time_zone():
+    # Learned together, each in its own zone: both get up at 07:00 local, five hours apart in UTC.
+    sig = up_at_seven(ZONES, 16, lie_in={"home-new-york": 15})
+    base = learn(sig.window(START, START + 15 * DAY), list(ZONES.values()))
+    assert [base.explain(i)["usual_wake"] for i in range(2)] == ["07:00", "07:00"]
+    assert base.explain(1)["timezone"] == "America/New_York"
+    # 13:10 UTC is 08:10 in New York: an hour past its usual 07:00, nobody up there.
+    found = evaluate(sig, base, START + 15 * DAY + 13 * HOUR + 10 * MIN)
+    assert [(a.home_id, a.rule) for a in found] == [("home-new-york", "not_up")], found
+    assert "(now 08:10)" in found[0].reason
+    # Learned as if New York were London, its 12:00 UTC mornings would look like a late riser's.
+    wrong = learn(sig.window(START, START + 15 * DAY), "Europe/London")
+    assert wrong.explain(1)["usual_wake"] == "12:00"
+
+
+def test_the_service_and_the_baseline_command_use_the_home_zone(tmp_path, registry):
+    now = START + 15 * DAY + 13 * HOUR + 10 * MIN
+    sig = up_at_seven(ZONES, 16, lie_in={"home-new-york": 15})
+    readings = [make_reading(home_id=home, device_id="pir", device_type="motion", channel=Channel.READING,
+                             ts=sig.time_of(b) + MIN, seq=None, room="lounge", values={"occupancy": True})
+                for row, home in enumerate(sig.home_ids) for b in np.flatnonzero(sig.counts[row, :, MOTION_ANY])
+                if sig.time_of(b) + MIN < now]
+    store = SQLiteStore(tmp_path / "readings.db")
+    try:
+        store.write(readings)
+        with Session(registry) as s, s.begin():
+            s.add(Home(id="home-london", timezone="Europe/London", created_at=START))
+            s.add(Home(id="home-new-york", timezone="America/New_York", created_at=START))
+        engine = AlertEngine(registry, clock=lambda: now)
+        # The setting names London: only the registry says where New York is.
+        runner = RuleRunner(store, registry, engine, AlertSettings(timezone="Europe/London"), clock=lambda: now)
+        runner.pattern_pass()
+        with Session(registry) as s:
+            saved = {b.home_id: b.summary for b in s.scalars(select(HomeBaseline))}
+            raised = [(a.home_id, a.rule) for a in s.scalars(select(Alert))]
+        assert saved["home-new-york"]["usual_wake"] == "07:00" and saved["home-london"]["usual_wake"] == "07:00"
+        assert raised == [("home-new-york", "not_up")]
+        words = baseline_in_words(store, "home-new-york", now, tz="America/New_York")
+        assert "Times are local to the home (America/New_York)." in words and "Usually up at 07:00" in words[2]
+    finally:
+        store.close()
+
+
+def mornings(wakes: list[int], bed_sensor: bool = False):
+    """One London home (winter: local time is UTC) up at ``wakes[d]`` local minutes on day d,
+    moving about until 22:00; with a bed sensor, in bed from 23:00 until getting up. A wake of
+    None: still in bed (nothing heard) until 13:00, then up."""
+    sig = empty(["home-a"], START, START + len(wakes) * DAY)
+    for d, wake in enumerate(wakes):
+        day = START + d * DAY
+        up = 13 * 60 if wake is None else wake
+        sig.counts[0, sig.index_of(day + up * MIN):sig.index_of(day + 22 * HOUR), MOTION_ANY] = 1
+        if bed_sensor:
+            if d:
+                sig.counts[0, sig.index_of(day + up * MIN), BED_OUT] = 1
+            sig.counts[0, sig.index_of(day + 23 * HOUR), BED_IN] = 1
+    return sig
+
+
+def not_up_at(sig, base, day: int, minute: int):
+    return [a for a in evaluate(sig, base, START + day * DAY + minute * MIN) if a.rule == "not_up"]
+
+
+def test_not_up_knows_weekday_and_weekend_mornings():
+    # 6 January 2025 is a Monday: up at 07:00 on weekdays, 10:00 at weekends, for four weeks.
+    wakes = [10 * 60 if (START + d * DAY).weekday() >= 5 else 7 * 60 for d in range(26)]
+    sig = mornings(wakes + [None, 10 * 60, None])  # Sat 1 Feb in bed; Mon 3 Feb in bed
+    base = learn(sig.window(START, START + 26 * DAY), TZ)
+    assert base.explain(0)["up_by_weekdays"] == "07:00" and base.explain(0)["up_by_weekends"] == "10:00"
+    assert not not_up_at(sig, base, 26, 9 * 60 + 30)  # a Saturday lie-in is usual
+    assert not_up_at(sig, base, 26, 11 * 60 + 30)
+    monday = not_up_at(sig, base, 28, 8 * 60 + 5)  # a weekday is judged by weekdays: 07:00 + 1 h
+    assert monday and "usually up by 07:00 on weekdays" in monday[0].reason, monday
+
+
+def test_still_in_bed_is_not_a_late_riser():
+    # Up anywhere between 08:30 and 10:30, with a bed sensor: a late riser.
+    wakes = [8 * 60 + 30, 9 * 60, 9 * 60 + 30, 10 * 60, 10 * 60 + 30, 9 * 60 + 15, 8 * 60 + 45] * 2
+    sig = mornings(wakes + [10 * 60 + 25, None], bed_sensor=True)
+    base = learn(sig.window(START, START + 14 * DAY), TZ)
+    # The last morning, a trip to the bathroom at 05:00 and back to bed: no sign of being up.
+    trip = START + 15 * DAY + 5 * HOUR
+    for at, signal in ((trip, BED_OUT), (trip + 5 * MIN, MOTION_ANY), (trip + 5 * MIN, MOTION_BATHROOM),
+                       (trip + 10 * MIN, BED_IN)):
+        sig.counts[0, sig.index_of(at), signal] = 1
+    # Up at 10:25, within the usual spread: nothing that morning.
+    assert not any(not_up_at(sig, base, 14, m) for m in range(9 * 60, 13 * 60, 5))
+    # In bed at 10:05 is still usual for them; in bed at 11:30, with nothing else heard, is not.
+    assert not not_up_at(sig, base, 15, 10 * 60 + 5)
+    late = not_up_at(sig, base, 15, 11 * 60 + 30)
+    assert late and "still in bed" in late[0].reason and late[0].detail["in_bed"], late

@@ -59,11 +59,11 @@ def test_backtest_cli(tmp_path):
         "TECWATCH_STORE__SQLITE_PATH": str(tmp_path / "readings.db")}
     run = subprocess.run([sys.executable, "-m", "tecwatch", "backtest", "--homes", "home-3,home-5",
                           "--from", start.isoformat(), "--to", end.isoformat(), "--rule", "door_at_night"],
-                         env=env, capture_output=True, text=True, timeout=300, check=False)
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
     assert "home-3" in run.stdout and "door_at_night" in run.stdout and "alerts for 2 homes" in run.stdout
     assert "reading history" in run.stderr  # the progress bar
     bad = subprocess.run([sys.executable, "-m", "tecwatch", "backtest", "--homes", "home-3", "--from",
-                          end.isoformat(), "--to", start.isoformat()], env=env, capture_output=True, text=True,
-                         timeout=120, check=False)
+                          end.isoformat(), "--to", start.isoformat()], env=env, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120, check=False)
     assert bad.returncode == 2 and "range is empty" in bad.stderr

@@ -157,3 +157,55 @@ def test_add_user_makes_the_first_admin_who_can_sign_in(tmp_path):
 
     with Session(make_engine(env["TECWATCH_REGISTRY__URL"])) as s:
         assert authenticate(s, "chief", "a long admin password").role is UserRole.ADMIN
+
+
+def morning_person_store(tmp_path) -> dict[str, str]:
+    """A store with two weeks of one home in Madrid (enrolled so in the registry): moving about
+    from 07:00 to 22:00 local time each day, 1-14 January 2025. Returns the settings' variables."""
+    from sqlalchemy.orm import Session
+
+    from tecwatch.db import make_engine
+    from tecwatch.devices import Channel, make_reading
+    from tecwatch.registry.migrate import upgrade
+    from tecwatch.registry.models import Home
+    from tecwatch.store.sqlite import SQLiteStore
+
+    madrid = ZoneInfo("Europe/Madrid")
+    store = SQLiteStore(tmp_path / "readings.db")
+    try:
+        store.write([make_reading(home_id="home-1", device_id="pir-lounge", device_type="motion",
+                                  channel=Channel.READING, ts=datetime(2025, 1, d, 7, tzinfo=madrid) + timedelta(minutes=m),
+                                  seq=None, room="lounge", values={"occupancy": True})
+                     for d in range(1, 15) for m in range(0, 15 * 60, 5)])
+    finally:
+        store.close()
+    registry = make_engine(f"sqlite:///{tmp_path}/registry.db")
+    upgrade(registry)
+    with Session(registry) as s, s.begin():
+        s.add(Home(id="home-1", timezone="Europe/Madrid", created_at=datetime(2025, 1, 1, tzinfo=timezone.utc)))
+    registry.dispose()
+    return {"TECWATCH_STORE__SQLITE_PATH": str(tmp_path / "readings.db"),
+            "TECWATCH_REGISTRY__URL": f"sqlite:///{tmp_path}/registry.db"}
+
+
+def test_baseline_prints_the_learned_routine_in_words(tmp_path):
+    env = morning_person_store(tmp_path)
+    done = run_tecwatch(["baseline", "home-1", "--at", "2025-01-15T12:00+00:00"], cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "home-1: routine learned from 14 days heard"
+    # In the home's own zone (the registry's), not the London default: 07:00 in Madrid is 06:00 UTC.
+    assert lines[1] == "Times are local to the home (Europe/Madrid)."
+    assert lines[2].startswith("Usually up at 07:00, and up by 07:00 on all but the latest mornings")
+    assert "Usually active 07:00-22:00" in done.stdout and "Front door at night: 0% of nights" in done.stdout
+    early = run_tecwatch(["baseline", "home-1", "--at", "2025-01-05T12:00+00:00"], cwd=tmp_path, env=env, timeout=60)
+    assert early.returncode == 0 and "not enough history yet (4 days heard): the usual defaults apply" in early.stdout
+
+
+def test_backtest_of_an_unknown_home_is_a_clear_error(tmp_path):
+    env = morning_person_store(tmp_path)
+    done = run_tecwatch(["backtest", "--homes", "no-such-home", "--from", "2025-01-10", "--to", "2025-01-12",
+                         "--no-progress"], cwd=tmp_path, env=env, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "tecwatch backtest: no readings stored for no-such-home: check the home ids"
+    assert done.stdout == "" and "Traceback" not in done.stderr

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts.baseline import learn
 from tecwatch.alerts.engine import AlertEngine, RuleHit
+from tecwatch.alerts.signals import empty
 from tecwatch.api import familyview, homeview
 from tecwatch.devices import Channel, make_reading
 from tecwatch.store.sqlite import SQLiteStore
@@ -31,6 +33,11 @@ def hub(at: datetime, status: str):
                         ts=at, seq=None, room=None, values={"status": status})
 
 
+def learned_limits(**values) -> dict:
+    """A learned routine's limits as the nightly learning saves them: the defaults, then ``values``."""
+    return learn(empty(["home-1"], NOW - 24 * 60 * MIN, NOW), "Europe/London").values(0) | {"learned": True} | values
+
+
 def door(at: datetime, battery: float):
     return make_reading(home_id="home-1", device_id="door-front", device_type="door", channel=Channel.READING,
                         ts=at, seq=None, room="hall", values={"contact": True, "battery": battery})
@@ -43,7 +50,9 @@ def world(registry, tmp_path):
         s.add(Device(home_id="home-1", device_id="door-front", type="door", room="hall", installed_at=NOW - 30 * 24 * 60 * MIN))
         s.add(HomeBaseline(home_id="home-1", learned_at=NOW - 7 * 60 * MIN, learned=True, days_of_history=28,
                            wake_median_min=7 * 60 + 30, up_by_min=8 * 60 + 10, bed_median_min=22 * 60 + 30,
-                           active_by_hour={str(h): 1.0 if 8 <= h < 22 else 0.0 for h in range(24)}, summary={}))
+                           active_by_hour={str(h): 1.0 if 8 <= h < 22 else 0.0 for h in range(24)}, summary={},
+                           limits=learned_limits(gap_in=[60.0] * 24,
+                                                 active_by_hour=[1.0 if 8 <= h < 22 else 0.0 for h in range(24)])))
     store = SQLiteStore(tmp_path / "readings.db")
     # Last night and this morning: in bed by 22:30, up at 07:45; the hub reports every 5 minutes.
     store.write([motion(NOW - timedelta(hours=12)), motion(NOW.replace(hour=7, minute=45)),
@@ -88,13 +97,18 @@ def test_not_up_quiet_low_battery_and_alerts(registry, world):
 
 
 def test_quiet_for_hours_in_the_day(registry, world):
+    """The alert service's no_activity rule decides, on the limits learned for the home: a quiet
+    spell beginning at 10:20 usually lasts at most an hour, so the rule's floor of two hours holds."""
     cast, store = world
-    later = NOW.replace(hour=14, minute=0)
-    store.write([hub(later - n * 5 * MIN, "online") for n in range(3)])
+    # Up and about this morning (several minutes of movement), last moved at 10:20.
+    store.write([motion(NOW.replace(hour=7, minute=45) + n * 5 * MIN) for n in range(4)])
+    store.write([hub(NOW.replace(hour=14) - n * 5 * MIN, "online") for n in range(48)])
     with Session(registry) as s:
-        st = familyview.status(s, store, cast.arthur_id, AlertSettings(), later)
-    assert st.level == "check"
-    assert st.headline == "Worth a look: Quiet since 10:20, which is longer than usual at this time of day."
+        before = familyview.status(s, store, cast.arthur_id, AlertSettings(), NOW.replace(hour=12, minute=15))
+        after = familyview.status(s, store, cast.arthur_id, AlertSettings(), NOW.replace(hour=12, minute=30))
+    assert before.level == "ok", before.headline  # 1 h 55 min: not yet
+    assert after.level == "check"
+    assert after.headline == "Worth a look: Quiet since 10:20, which is longer than usual at this time of day."
 
 
 def test_hub_offline_explains_the_silence(registry, world):
