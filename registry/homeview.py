@@ -4,6 +4,7 @@ seen, hub online), open alerts, and hour-by-hour activity for the last day or we
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -120,7 +121,8 @@ def home_detail(session: Session, store: TimeSeriesStore, home_id: str, settings
                                                  and now - hub_seen <= silent_after("gateway", settings))
     health = [DeviceHealth(device_id=d.device_id, type=d.type, room=d.room, installed_at=d.installed_at,
                            last_seen=seen.get(d.device_id), battery_percent=battery.get(d.device_id),
-                           problem=_problem(d, seen.get(d.device_id), battery.get(d.device_id), hub_online, now, settings))
+                           problem=_problem(d, seen.get(d.device_id), battery.get(d.device_id), hub_online, now, settings,
+                                            ZoneInfo(home.timezone or settings.timezone)))
               for d in devices]
     open_ids = list(session.scalars(select(Alert.id).where(Alert.home_id == home_id, Alert.state.in_(OPEN_STATES))
                                     .order_by(Alert.priority, Alert.raised_at)))
@@ -170,13 +172,13 @@ def _outbox(heartbeat: dict) -> HubOutbox | None:
 
 
 def _problem(d: Device, last: datetime | None, battery: float | None, hub_online: bool | None,
-             now: datetime, settings: AlertSettings) -> str | None:
+             now: datetime, settings: AlertSettings, zone: ZoneInfo) -> str | None:
     if d.type != "gateway" and hub_online is False:
         return "cannot be heard while the hub is offline"
     if last is None:
         return "has not reported since it was installed"
     if now - last > silent_after(d.type, settings):
-        return f"has been silent since {last:%d %b %H:%M} UTC"
+        return f"has been silent since {last.astimezone(zone):%d %b %H:%M}"  # the home's own time
     if battery is not None and battery <= LOW_BATTERY_PERCENT:
         return f"has a low battery ({battery:.0f}%)"
     return None

@@ -117,3 +117,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--demo-seconds", type=float, default=40,
                      help="how long the demo test runs `tecwatch demo` once it is up (the pendant is pressed "
                           "10 s in; scripts/timecheck.sh runs it at many instants, so shorter)")
+
+
+# The reliability runs (tests/reliability) each print what they sent against what arrived, at the
+# end of the session. Defined here, in the conftest every process loads: with several worker
+# processes, the summary is printed by the one that collects nothing itself.
+RECORD_KEY = "published against stored"
+
+
+@pytest.fixture
+def record(request: pytest.FixtureRequest):
+    """Keeps a line for the summary on the test's report, which reaches the printing process."""
+    return lambda line: request.node.user_properties.append((RECORD_KEY, line))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    lines = [value for kind in ("passed", "failed") for report in terminalreporter.stats.get(kind, [])
+             if report.when == "call" for key, value in report.user_properties if key == RECORD_KEY]
+    if lines:
+        terminalreporter.section("reliability: published against stored")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -87,7 +87,7 @@ def test_not_up_quiet_low_battery_and_alerts(registry, world):
     assert st.today == "No sign of getting up yet today; usually up by 08:10."
     assert st.headline == "Worth a look: No sign of getting up yet today; usually up by 08:10."
     assert st.device_problems == ["The hall door sensor has a low battery (9%).",
-                                  "The lounge motion sensor has been silent since 25 Nov 10:20 UTC."]
+                                  "The lounge motion sensor has been silent since 25 Nov 10:20."]
     AlertEngine(registry, clock=lambda: tomorrow).raise_hits(
         [RuleHit("home-1", "not_up", tomorrow, "usually up by 08:10; no activity by 09:10", {})])
     with Session(registry) as s:

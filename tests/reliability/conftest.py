@@ -1,26 +1,8 @@
-"""The reliability runs: each prints what it sent against what arrived at the end of the session."""
+"""The reliability runs (their summary lines: ``record`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-KEY = "published against stored"
-
-
-@pytest.fixture
-def record(request: pytest.FixtureRequest):
-    """Keeps a line for the summary on the test's report, which reaches the process that prints
-    the summary also when tests run in several worker processes."""
-    return lambda line: request.node.user_properties.append((KEY, line))
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    lines = [value for kind in ("passed", "failed") for report in terminalreporter.stats.get(kind, [])
-             if report.when == "call" for key, value in report.user_properties if key == KEY]
-    if lines:
-        terminalreporter.section("reliability: published against stored")
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
