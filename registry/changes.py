@@ -88,6 +88,26 @@ def validated(model: type[M], data: Any) -> M:
         raise Invalid(problems_of(err)) from None
 
 
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+def member(vocabulary: type[E], value: Any, field: str) -> E:
+    """``value`` as a member of ``vocabulary``, or Invalid naming the field and the choices."""
+    try:
+        return vocabulary(value)
+    except ValueError:
+        raise Invalid.one(field, f"not one of: {', '.join(m.value for m in vocabulary)}") from None
+
+
+def past(when: datetime, field: str, now: datetime) -> datetime:
+    """``when`` if it has its offset and is not after ``now``; else Invalid naming the field."""
+    if when.tzinfo is None:
+        raise Invalid.one(field, "give the time with its offset")
+    if when > now:
+        raise Invalid.one(field, "is in the future")
+    return when
+
+
 def check_version(record: Any, expected: int | None, what: str) -> None:
     """The caller's version must be the stored one (None: the caller does not say, as a create's
     own follow-up steps do). The ORM checks it again when it writes, against a racing writer."""

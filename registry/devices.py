@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tecwatch.registry.changes import (
-    Conflict, Invalid, NotFound, audit, changed, check_version, created, flush, validated,
+    Conflict, Invalid, NotFound, audit, changed, check_version, created, flush, member, past, validated,
 )
 from tecwatch.registry.fields import DeviceType, Input, When, optional_copy, vocab
 from tecwatch.registry.models import Device, Home
@@ -183,14 +183,8 @@ def record_test(session: Session, actor: str, device_pk: int, *, result: TestRes
 
 def remove_device(session: Session, actor: str, device_pk: int, *, reason: DeviceRemovalReason | str,
                   removed_at: datetime, version: int | None, now: datetime) -> DeviceRecord:
-    try:
-        reason = DeviceRemovalReason(reason)
-    except ValueError:
-        raise Invalid.one("reason", f"not one of: {', '.join(r.value for r in DeviceRemovalReason)}") from None
-    if removed_at.tzinfo is None:
-        raise Invalid.one("removed_at", "give the time with its offset")
-    if removed_at > now:
-        raise Invalid.one("removed_at", "is in the future")
+    reason = member(DeviceRemovalReason, reason, "reason")
+    past(removed_at, "removed_at", now)
     device = _get(session, device_pk)
     check_version(device, version, f"device {device_pk}")
     if device.removed_at is not None:

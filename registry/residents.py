@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tecwatch.registry.changes import (
-    Conflict, Invalid, NotFound, Page, audit, changed, check_version, created, flush, validated,
+    Conflict, Invalid, NotFound, Page, audit, changed, check_version, created, flush, member, past, validated,
 )
 from tecwatch.registry.fields import (
     LOCAL_ZONE, Input, Name, NhsNumber, Note, Phone, dob_band, nhs_number, optional_copy, postcode, vocab, vocab_list,
@@ -215,10 +215,7 @@ def update_resident(session: Session, actor: str, resident_id: int, change: Any,
 def set_status(session: Session, actor: str, resident_id: int, status: ResidentStatus | str, *,
                version: int | None, now: datetime) -> ResidentRecord:
     """Move a resident on through the workflow (forward only: removal is ``remove_resident``)."""
-    try:
-        status = ResidentStatus(status)
-    except ValueError:
-        raise Invalid.one("status", f"not one of: {', '.join(s.value for s in ResidentStatus)}") from None
+    status = member(ResidentStatus, status, "status")
     resident = _get(session, resident_id)
     check_version(resident, version, f"resident {resident_id}")
     if status is ResidentStatus.REMOVED:
@@ -255,14 +252,8 @@ def remove_resident(session: Session, actor: str, resident_id: int, *, reason: R
                     left_at: datetime, version: int | None, now: datetime) -> ResidentRecord:
     """End a resident's service, saying why. When nobody else at the home still has the service,
     its devices are removed at the same time."""
-    try:
-        reason = RemovalReason(reason)
-    except ValueError:
-        raise Invalid.one("reason", f"not one of: {', '.join(r.value for r in RemovalReason)}") from None
-    if left_at.tzinfo is None:
-        raise Invalid.one("left_at", "give the time with its offset")
-    if left_at > now:
-        raise Invalid.one("left_at", "is in the future")
+    reason = member(RemovalReason, reason, "reason")
+    past(left_at, "left_at", now)
     resident = _get(session, resident_id)
     check_version(resident, version, f"resident {resident_id}")
     if resident.status is ResidentStatus.REMOVED:
