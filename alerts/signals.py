@@ -208,6 +208,9 @@ def _kinds(r: Reading, fitted: Fitted | None) -> list[int]:
         # A fridge, cupboard or inner door: someone is about, but a contact does not say they
         # stayed in the room, so it counts like an appliance used, not as motion there.
         return [DOOR_OPEN] if is_front_door(fitted, room) else [KETTLE]
+    if r.device_type == "flush" and v.get("flush") is True:
+        # Someone in the bathroom, wherever the sensor is recorded: it counts as movement there.
+        return [MOTION_ANY, MOTION_BATHROOM]
     if r.device_type == "plug" and isinstance(v.get("power"), (int, float)) and v["power"] >= KETTLE_MIN_W:
         return [KETTLE]
     if r.device_type == "pendant" and "action" in v:  # a check-in carries no action

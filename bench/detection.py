@@ -44,14 +44,14 @@ EXPECTED = {"not_up": "not_up", "door_03:10": "door_at_night", "bathroom_nights"
 STILL_RULES = ("no_activity", "long_stay", "not_up")
 PIR_REPEAT = timedelta(seconds=60)  # a PIR re-reports occupancy about this often while someone moves
 
-# The Ordóñez home's sensors as they would be enrolled: (device type, room, contact role). The
-# toilet flush has no device type in the catalogue yet, so it is left out.
+# The Ordóñez home's sensors as they would be enrolled: (device type, room, contact role).
 ORDONEZ_DEVICES = {
     "Basin": ("motion", "bathroom", None), "Shower": ("motion", "bathroom", None),
     "Cooktop": ("motion", "kitchen", None), "Maindoor": ("door", "hall", "entrance_door"),
     "Fridge": ("door", "kitchen", "fridge"), "Cupboard": ("door", "kitchen", "cupboard"),
     "Cabinet": ("door", "bathroom", "medicine_cabinet"), "Seat": ("chair", "lounge", None),
     "Bed": ("bed", "bedroom", None), "Microwave": ("plug", "kitchen", None), "Toaster": ("plug", "kitchen", None),
+    "Toilet": ("flush", "bathroom", None),
 }
 ORDONEZ_TZ = "Europe/Madrid"
 
@@ -166,6 +166,8 @@ def ordonez_readings(home_id: str, ivs: list[Interval]) -> list[Reading]:
         elif kind in ("bed", "chair"):
             emit(start, name, occupancy=True)
             emit(end, name, occupancy=False)
+        elif kind == "flush":
+            emit(start, name, flush=True)
         else:
             emit(start, name, power=900.0)
             emit(end, name, power=0.0)

@@ -147,6 +147,14 @@ DEVICE_TYPES: dict[str, DeviceType] = {
             battery_powered=False,
         ),
         DeviceType(
+            "flush", "Toilet flush sensor", (_R, _E),
+            (FieldSpec("flush", "bool", required=True, description="the toilet was flushed"),),
+            # A flush is someone in the bathroom or toilet, like movement there (night visits,
+            # a long stay); its room need not have a motion sensor of its own.
+            activity_when=(Condition("flush", "eq", True),),
+            expected_interval_s=24 * 3600,
+        ),
+        DeviceType(
             "leak", "Water leak sensor", (_R, _E),
             (FieldSpec("water_leak", "bool", required=True, description="water detected"),),
             alarm_when=(Condition("water_leak", "eq", True),),

@@ -31,6 +31,7 @@ QUIET_WINDOW = timedelta(hours=30)
 DEVICE_NAMES = {
     "motion": "motion sensor", "door": "door sensor", "bed": "bed sensor", "chair": "chair sensor",
     "temperature": "temperature sensor", "plug": "smart plug", "leak": "leak sensor", "smoke": "smoke alarm",
+    "flush": "toilet flush sensor",
     "pendant": "pendant alarm", "fall_detector": "fall detector", "gateway": "hub",
 }
 

@@ -39,12 +39,13 @@ INSTRUCTION = {
     "plug": "Switch on what is plugged in (a kettle)",
     "leak": "Touch the probes with a wet finger",
     "smoke": "Press and hold the test button",
+    "flush": "Flush the toilet",
 }
 # What the test event was, as the checklist and its announcements say it.
 WHAT = {"pendant": "Pendant pressed", "fall_detector": "Fall detector triggered", "motion": "Movement seen",
         "door": "Door opened", "bed": "Bed sensor reported", "chair": "Chair sensor reported",
         "temperature": "Temperature reported", "plug": "Power use seen", "leak": "Water detected",
-        "smoke": "Smoke alarm tested"}
+        "smoke": "Smoke alarm tested", "flush": "Flush heard"}
 
 
 class DeviceCheck(BaseModel):

@@ -101,6 +101,32 @@ def test_sensors_count_by_role_and_room():
     assert sig.activity()[0].sum() == 6
 
 
+def test_a_toilet_flush_is_a_bathroom_visit():
+    """A home whose only bathroom sensor is a flush sensor: flushes are visits, a check-in is not,
+    and three nights of extra flushes are found by noon after the third."""
+    def r(dev: str, kind: str, room: str, at: datetime, **values):
+        return make_reading(home_id="home-a", device_id=dev, device_type=kind, channel=Channel.READING,
+                            ts=at, seq=None, room=room, values=values)
+
+    days, busy = 20, (16, 17, 18)  # the nights that begin on these days have five flushes
+    readings = []
+    for d in range(days):
+        day = START + d * DAY
+        readings += [r("pir", "motion", "lounge", day + 7 * HOUR + m * MIN, occupancy=True) for m in range(0, 900, 5)]
+        nightly = (60, 120, 180, 240, 300) if d - 1 in busy else (180,)
+        readings += [r("flush", "flush", "toilet", day + m * MIN, flush=True) for m in nightly if d]
+        readings.append(r("flush", "flush", "toilet", day + 12 * HOUR + 2 * MIN, flush=False))  # a check-in
+    sig = signals_from_readings(readings, ["home-a"], START, START + days * DAY)
+    totals = sig.counts[0].sum(axis=0)
+    assert totals[MOTION_BATHROOM] == (days - 1) + 3 * 4  # one a night, four more on the busy nights
+    base = learn(sig.window(START, START + 16 * DAY), TZ)
+    assert base.learned[0] and round(float(base.night_visits_mean[0])) == 1
+    third_noon = START + 19 * DAY + 12 * HOUR
+    before = [a for a in evaluate(sig, base, START + 18 * DAY + 12 * HOUR) if a.rule == "night_bathroom_increase"]
+    after = [a for a in evaluate(sig, base, third_noon) if a.rule == "night_bathroom_increase"]
+    assert not before and len(after) == 1, (before, after)
+
+
 def test_replay_relearns_every_night():
     sig = routine(12)
     result = replay(sig, START + 3 * DAY, START + 12 * DAY, TZ)

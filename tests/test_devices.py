@@ -32,7 +32,7 @@ def parse(topic: str, body: dict | bytes | str) -> Reading | Rejection:
 
 def test_catalogue_covers_the_device_types_the_service_supports():
     assert set(DEVICE_TYPES) == {
-        "motion", "door", "bed", "chair", "temperature", "plug", "leak", "smoke",
+        "motion", "door", "bed", "chair", "temperature", "plug", "leak", "smoke", "flush",
         "pendant", "fall_detector", "gateway",
     }
     alarms = {n for n, t in DEVICE_TYPES.items() if t.is_alarm_device}
