@@ -4,19 +4,21 @@ problems, and a week of activity."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tecwatch.alerts.baseline import DEFAULT_WAKE, Baselines, hhmm, learn
-from tecwatch.alerts.measures import WAKE_SEARCH
-from tecwatch.alerts.patterns import due_from, evaluate
+from tecwatch.alerts.baseline import WEEKDAYS, WEEKENDS, Baselines, hhmm, learn, weekend
+from tecwatch.alerts.measures import WAKE_LEAD, WAKE_SEARCH, clock, day_marks, sustained, up_signs
+from tecwatch.alerts.patterns import evaluate
 from tecwatch.alerts.rules import title
-from tecwatch.alerts.signals import STATE_LOOKBACK, Fitted, align, empty, signals_from_readings
+from tecwatch.alerts.signals import STATE_LOOKBACK, Fitted, Signals, align, empty, signals_from_readings
 from tecwatch.devices import Reading
 from tecwatch.registry.homeview import ActivityHour, activity_by_hour, home_detail
 from tecwatch.store import TimeSeriesStore
@@ -104,29 +106,33 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
     home = session.get(Home, resident.home_id)
     zone = ZoneInfo(home.timezone if home else settings.timezone)
     first_name = resident.name.split()[0] if resident.name else "They"
-    base = session.get(HomeBaseline, resident.home_id)
-    up_by = base.up_by_min if base is not None else DEFAULT_WAKE
-    # When the not_up rule itself would call it a worry (the same function it uses).
-    due = float(due_from(up_by, base.wake_median_min if base is not None else DEFAULT_WAKE))
+    saved = session.get(HomeBaseline, resident.home_id)
 
-    # One read serves both the last sign of life and the rule.
-    readings = store.readings(resident.home_id, now - max(RECENT, QUIET_WINDOW + STATE_LOOKBACK),
-                              now + timedelta(minutes=5), limit=100_000)
+    # One read serves the last sign of life and the rules; what came after ``now`` is not known yet.
+    readings = [r for r in store.readings(resident.home_id, now - max(RECENT, QUIET_WINDOW + STATE_LOOKBACK),
+                                          now + timedelta(minutes=5), limit=100_000) if r.ts <= now]
     signs = [r.ts for r in readings if r.activity and r.ts >= now - RECENT]
     last = max(signs, default=None)
+    # The alert service's own rules, on the same folded readings, judged by the limits last
+    # night's learning saved for the home: the page never tells the family something the
+    # monitoring centre's rules would not.
+    signals = _fold(session, readings, resident.home_id, now)
+    base = _judged_by(saved, resident.home_id, zone.key, signals)
+    holding = {a.rule for a in evaluate(signals, base, now)}
     local_now = now.astimezone(zone)
+    up_by = _up_by_text(base, local_now)
+    up_since = _up_since(signals, base, readings, now)
     morning = datetime.combine(local_now.date(), time(WAKE_SEARCH[0] // 60), tzinfo=zone)
-    up_since = min((t for t in signs if t >= morning), default=None)
-    minute_now = local_now.hour * 60 + local_now.minute
     concerns: list[str] = []
     if up_since is not None:
-        today = f"Up and about since {up_since.astimezone(zone):%H:%M} (usually up by {hhmm(up_by)})."
-    elif local_now >= morning and minute_now > due:
-        today = f"No sign of getting up yet today; usually up by {hhmm(up_by)}."
+        today = f"Up and about since {up_since.astimezone(zone):%H:%M} (usually up by {up_by})."
+    elif "not_up" in holding or (local_now.hour * 60 + local_now.minute >= WAKE_SEARCH[1]
+                                 and not any(t >= morning for t in signs)):
+        today = f"No sign of getting up yet today; usually up by {up_by}."
         concerns.append(today)
     else:
-        today = f"Not up yet; usually up by {hhmm(up_by)}."
-    if last is not None and _quiet_too_long(session, readings, resident.home_id, zone.key, base, now):
+        today = f"Not up yet; usually up by {up_by}."
+    if last is not None and "no_activity" in holding:
         concerns.append(f"Quiet since {last.astimezone(zone):%H:%M}, which is longer than usual at this time of day.")
 
     alerts = session.scalars(select(Alert).where(Alert.home_id == resident.home_id, Alert.state.in_(OPEN_STATES))
@@ -151,7 +157,7 @@ def status(session: Session, store: TimeSeriesStore, resident_id: int, settings:
         headline = f"{first_name} seems fine: today looks like a usual day."
     return Status(
         resident_id=resident.id, name=resident.name, home_id=resident.home_id, level=level, headline=headline,
-        last_activity=last, today=today, routine_learned=bool(base is not None and base.learned),
+        last_activity=last, today=today, routine_learned=bool(saved is not None and saved.learned),
         open_alerts=briefs,
         device_problems=problems, activity=activity_by_hour(store, resident.home_id, 7, now),
     )
@@ -169,19 +175,52 @@ def _centre_on_it(session: Session, alert: Alert) -> bool:
     return any(actor.endswith(CENTRE_ACTORS) for actor in actors)
 
 
-def _quiet_too_long(session: Session, readings: list[Reading], home_id: str, zone: str,
-                    saved: HomeBaseline | None, now: datetime) -> bool:
-    """Whether the alert service's own no_activity rule holds now: the same rule code, on the same
-    folded readings, judged by the limits last night's learning saved for the home. ``readings``
-    go back QUIET_WINDOW and STATE_LOOKBACK from ``now``."""
-    end = align(now, BUCKET) + BUCKET
-    start = align(now - QUIET_WINDOW, BUCKET)
+def _fold(session: Session, readings: list[Reading], home_id: str, now: datetime) -> Signals:
+    """The readings of the last QUIET_WINDOW folded as the alert service folds them, with each
+    device's room and role from the registry. ``readings`` go back STATE_LOOKBACK further."""
     devices = session.execute(select(Device.device_id, Device.room, Device.role)
                               .where(Device.home_id == home_id, Device.removed_at.is_(None)))
     fitted = {(home_id, d): Fitted(room, role.value if role is not None else None) for d, room, role in devices}
-    signals = signals_from_readings(readings, [home_id], start, end, fitted=fitted)
+    return signals_from_readings(readings, [home_id], align(now - QUIET_WINDOW, BUCKET), align(now, BUCKET) + BUCKET,
+                                 fitted=fitted)
+
+
+def _judged_by(saved: HomeBaseline | None, home_id: str, zone: str, signals: Signals) -> Baselines:
+    """The limits the alert service judges the home by: those last night's learning saved, else
+    the defaults (as its learning gives them), with the wake times of a routine saved before
+    limits were (they are what the family has been shown)."""
     if saved is not None and saved.limits:
-        base = Baselines.from_values(home_id, zone, saved.limits)
-    else:  # nothing learned yet: the defaults, as the service's learning gives them
-        base = learn(empty([home_id], start, end, BUCKET), zone)
-    return any(a.rule == "no_activity" for a in evaluate(signals, base, now))
+        return Baselines.from_values(home_id, zone, saved.limits)
+    base = learn(empty([home_id], signals.start, signals.end, BUCKET), zone)
+    if saved is None:
+        return base
+    up_by, usual = np.array([saved.up_by_min]), np.array([saved.wake_median_min])
+    return replace(base, wake_p90=up_by, wake_median=usual, wake_p90_by_kind=np.repeat(up_by[:, None], 2, axis=1),
+                   wake_median_by_kind=np.repeat(usual[:, None], 2, axis=1))
+
+
+def _up_by_text(base: Baselines, local_now: datetime) -> str:
+    """The usual latest wake time for today, saying which days it is for when weekday and
+    weekend mornings are judged apart."""
+    kind = int(weekend(np.array(local_now.weekday())))
+    up_by = hhmm(float(base.wake_p90_by_kind[0, kind]))
+    if abs(float(base.wake_p90_by_kind[0, WEEKDAYS] - base.wake_p90_by_kind[0, WEEKENDS])) < 1:
+        return up_by
+    return f"{up_by} {'at weekends' if kind == WEEKENDS else 'on weekdays'}"
+
+
+def _up_since(signals: Signals, base: Baselines, readings: list[Reading], now: datetime) -> datetime | None:
+    """When they got up today, measured as the not_up rule and the learning measure it (sustained
+    movement, the front door, the kitchen, the chair; a night trip to the bathroom is not getting
+    up), as the time of the first sign of life in the activity that showed it; None if not yet."""
+    if not signals.n_buckets:
+        return None
+    clk = clock(signals, base.zones[0])
+    wake, _bed = day_marks(up_signs(signals, sustained(signals.activity())), clk)
+    now_b = min(signals.index_of(now), signals.n_buckets - 1)
+    w = int(wake[0, clk.day[now_b]])
+    if w < 0 or w > now_b:
+        return None
+    lo = signals.time_of(max(w - WAKE_LEAD, clk.at(int(clk.day[now_b]), WAKE_SEARCH[0])))
+    first = [r.ts for r in readings if r.activity and lo <= r.ts < signals.time_of(w + 1)]
+    return min(first, default=signals.time_of(w))

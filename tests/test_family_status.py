@@ -51,12 +51,14 @@ def world(registry, tmp_path):
         s.add(HomeBaseline(home_id="home-1", learned_at=NOW - 7 * 60 * MIN, learned=True, days_of_history=28,
                            wake_median_min=7 * 60 + 30, up_by_min=8 * 60 + 10, bed_median_min=22 * 60 + 30,
                            active_by_hour={str(h): 1.0 if 8 <= h < 22 else 0.0 for h in range(24)}, summary={},
-                           limits=learned_limits(gap_in=[60.0] * 24,
+                           limits=learned_limits(gap_in=[60.0] * 24, wake_median=7 * 60 + 30.0, wake_p90=8 * 60 + 10.0,
+                                                 wake_median_by_kind=[7 * 60 + 30.0] * 2,
+                                                 wake_p90_by_kind=[8 * 60 + 10.0] * 2,
                                                  active_by_hour=[1.0 if 8 <= h < 22 else 0.0 for h in range(24)])))
     store = SQLiteStore(tmp_path / "readings.db")
     # Last night and this morning: in bed by 22:30, up at 07:45; the hub reports every 5 minutes.
-    store.write([motion(NOW - timedelta(hours=12)), motion(NOW.replace(hour=7, minute=45)),
-                 motion(NOW.replace(hour=10, minute=20)), door(NOW - 60 * MIN, 80.0)]
+    store.write([motion(NOW - timedelta(hours=12)), motion(NOW.replace(hour=10, minute=20)), door(NOW - 60 * MIN, 80.0)]
+                + [motion(NOW.replace(hour=7, minute=45) + n * 5 * MIN) for n in range(4)]
                 + [hub(NOW - n * 5 * MIN, "online") for n in range(1, 13)])
     yield cast, store
     store.close()
@@ -72,8 +74,8 @@ def test_a_usual_morning(registry, world):
     assert st.routine_learned and st.open_alerts == [] and st.device_problems == []
     assert len(st.activity) == 7 * 24
     by_hour = {a.hour: a.count for a in st.activity}
-    assert by_hour[NOW.replace(hour=7, minute=0)] == 1 and by_hour[NOW.replace(hour=10, minute=0)] == 1
-    assert sum(by_hour.values()) == 3
+    assert by_hour[NOW.replace(hour=7, minute=0)] == 3 and by_hour[NOW.replace(hour=10, minute=0)] == 1
+    assert sum(by_hour.values()) == 6
 
 
 def test_not_up_quiet_low_battery_and_alerts(registry, world):
@@ -101,7 +103,6 @@ def test_quiet_for_hours_in_the_day(registry, world):
     spell beginning at 10:20 usually lasts at most an hour, so the rule's floor of two hours holds."""
     cast, store = world
     # Up and about this morning (several minutes of movement), last moved at 10:20.
-    store.write([motion(NOW.replace(hour=7, minute=45) + n * 5 * MIN) for n in range(4)])
     store.write([hub(NOW.replace(hour=14) - n * 5 * MIN, "online") for n in range(48)])
     with Session(registry) as s:
         before = familyview.status(s, store, cast.arthur_id, AlertSettings(), NOW.replace(hour=12, minute=15))
@@ -144,18 +145,46 @@ def test_the_morning_the_clocks_go_forward(registry, tmp_path):
     night = datetime(2027, 3, 28, 0, 40, tzinfo=timezone.utc)  # 00:40 GMT
     store = SQLiteStore(tmp_path / "readings.db")
     try:
-        store.write([motion(night, "bathroom")] + [hub(night + n * 5 * MIN, "online") for n in range(12 * 12)])
+        # A trip to the bathroom at 06:30 BST is not getting up either.
+        store.write([motion(night, "bathroom"), motion(datetime(2027, 3, 28, 5, 30, tzinfo=timezone.utc), "bathroom")]
+                    + [hub(night + n * 5 * MIN, "online") for n in range(12 * 12)])
         with Session(registry) as s:
             at_0930 = familyview.status(s, store, cast.arthur_id, AlertSettings(),
                                         datetime(2027, 3, 28, 8, 30, tzinfo=timezone.utc))
-        assert at_0930.level == "check" and at_0930.last_activity == night
+        assert at_0930.level == "check" and at_0930.last_activity == datetime(2027, 3, 28, 5, 30, tzinfo=timezone.utc)
         assert at_0930.today == "No sign of getting up yet today; usually up by 08:10."
         store.write([motion(datetime(2027, 3, 28, 6, 45, tzinfo=timezone.utc)),
+                     motion(datetime(2027, 3, 28, 6, 47, tzinfo=timezone.utc), "kitchen"),
                      motion(datetime(2027, 3, 28, 9, 20, tzinfo=timezone.utc), "kitchen")])
         with Session(registry) as s:
             at_1030 = familyview.status(s, store, cast.arthur_id, AlertSettings(),
                                         datetime(2027, 3, 28, 9, 30, tzinfo=timezone.utc))
-        assert at_1030.level == "ok" and at_1030.device_problems == []
+        assert at_1030.level == "ok" and at_1030.device_problems == [], at_1030.headline
         assert at_1030.today == "Up and about since 07:45 (usually up by 08:10)."
     finally:
         store.close()
+
+
+def test_a_late_weekend_morning_is_not_a_worry(registry, world):
+    """Up by 08:10 on weekdays but 10:30 at weekends, as the nightly learning found: at 10:00 on a
+    Saturday with nobody up yet the family is not worried; at 11:45 the not_up rule holds (in bed
+    since the night, so its due time is the usual latest plus 45 min)."""
+    cast, store = world
+    saturday = datetime(2026, 11, 28, tzinfo=timezone.utc)
+    with Session(registry) as s, s.begin():
+        saved = s.get(HomeBaseline, "home-1")
+        saved.limits = saved.limits | {"wake_p90_by_kind": [8 * 60 + 10.0, 10 * 60 + 30.0],
+                                       "wake_median_by_kind": [7 * 60 + 30.0, 9 * 60 + 45.0]}
+    bed = [make_reading(home_id="home-1", device_id="bed-1", device_type="bed", channel=Channel.READING,
+                        ts=saturday - minutes * MIN, seq=None, room="bedroom", values={"occupancy": minutes == 90})
+           for minutes in (600, 90)]  # out of bed on Friday afternoon, in at 22:30
+    store.write(bed + [hub(saturday + n * 5 * MIN, "online") for n in range(12 * 12)])
+    with Session(registry) as s:
+        s.add(Device(home_id="home-1", device_id="bed-1", type="bed", room="bedroom", installed_at=NOW))
+        s.commit()
+        at_ten = familyview.status(s, store, cast.arthur_id, AlertSettings(), saturday + 10 * 60 * MIN)
+        late = familyview.status(s, store, cast.arthur_id, AlertSettings(), saturday + (11 * 60 + 20) * MIN)
+        weekday = familyview.status(s, store, cast.arthur_id, AlertSettings(), NOW)
+    assert at_ten.today == "Not up yet; usually up by 10:30 at weekends." and "getting up" not in at_ten.headline
+    assert late.today == "No sign of getting up yet today; usually up by 10:30 at weekends."
+    assert weekday.today == "Up and about since 07:45 (usually up by 08:10 on weekdays)."
