@@ -68,8 +68,11 @@ def raise_alert(
     ``new_episode``: the rule had stopped holding and holds again (a scheduled rule), so it must
     be seen, not attached quietly: an open alert nobody has taken yet is raised again with the
     new reason (returned as new, so its escalation starts again); one already acknowledged is
-    closed as superseded and a new alert is opened. The caller commits; nothing is notified before that."""
+    closed as superseded and a new alert is opened, each naming the other in its trail (whoever
+    took the old one sees where it went; the new one is answered, timed and escalated as itself).
+    The caller commits; nothing is notified before that."""
     existing = open_alert(session, home_id, rule)
+    superseded: Alert | None = None
     if existing is not None and new_episode and times == 1:
         if existing.state is AlertState.RAISED:
             existing.reason, existing.detail = reason, detail or {}
@@ -81,11 +84,12 @@ def raise_alert(
         transition(session, existing, AlertState.CANCELLED, actor=actor, at=now,
                    note=f"superseded: the rule held again at {occurred_at.isoformat()} ({reason})")
         session.flush()
-        existing = None
+        superseded, existing = existing, None
     if existing is None and times == 1:
+        follows = {"follows_alert": superseded.id} if superseded is not None else {}
         alert = Alert(
             home_id=home_id, rule=rule, priority=priority(rule), state=AlertState.RAISED,
-            device_id=device_id, reason=reason, detail=detail or {}, occurred_at=occurred_at,
+            device_id=device_id, reason=reason, detail=(detail or {}) | follows, occurred_at=occurred_at,
             raised_at=now, last_seen_at=occurred_at, repeats=0,
         )
         try:
@@ -99,7 +103,10 @@ def raise_alert(
                 raise
         else:
             session.add(AlertEvent(alert_id=alert.id, at=now, actor=actor, kind="raised",
-                                   to_state=AlertState.RAISED, note=reason, detail={"occurred_at": occurred_at.isoformat()}))
+                                   to_state=AlertState.RAISED, note=reason,
+                                   detail={"occurred_at": occurred_at.isoformat()} | follows))
+            if superseded is not None:
+                add_note(session, superseded, actor=actor, at=now, text=f"superseded by alert {alert.id}")
             return Raised(alert, True)
     if existing is None:
         raise ValueError(f"no open {rule} alert at {home_id} to attach {times} repeats to")

@@ -175,6 +175,9 @@ def test_a_new_episode_is_seen_not_attached_quietly(registry):
     with Session(registry) as s:
         states = dict(s.execute(select(Alert.id, Alert.state)).all())
         assert states[first[0]] is AlertState.CANCELLED and states[third[0]] is AlertState.RAISED
+        old, new = s.get(Alert, first[0]), s.get(Alert, third[0])
+        assert new.detail["follows_alert"] == old.id and new.reason.endswith("third")
+        assert old.events[-1].note == f"superseded by alert {new.id}"
 
 
 def up_at_seven(zones: dict[str, str], days: int, lie_in: dict[str, int] | None = None):
