@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta, timezone
 import numpy as np
 from apscheduler.events import EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from tecwatch.devices import Reading
 from tecwatch.store import TimeSeriesStore
 from tecwatch.store.base import DeviceLastSeen
 from tecwatch.registry.homes import home_zones
-from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home
+from tecwatch.registry.models import OPEN_STATES, Alert, Device, Home, Outcome
 from tecwatch.settings import AlertSettings
 
 log = logging.getLogger(__name__)
@@ -171,19 +171,7 @@ class RuleRunner:
             return {(h, d): Fitted(room, role.value if role is not None else None) for h, d, room, role in rows}
 
     def _alerted(self, history: Signals) -> np.ndarray:
-        """(homes, buckets) of ``history``: where an alert about the person was raised on a
-        learned routine. Those days are not learned from (an unusual day must not become usual)."""
-        out = np.zeros((len(history.home_ids), history.n_buckets), bool)
-        row = {h: i for i, h in enumerate(history.home_ids)}
-        with Session(self._registry) as s:
-            found = s.execute(select(Alert.home_id, Alert.occurred_at, Alert.detail).where(
-                Alert.rule.in_(PERSON_RULES), Alert.occurred_at >= history.start, Alert.occurred_at < history.end))
-            for home_id, at, detail in found:
-                at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
-                b = history.index_of(at)
-                if home_id in row and 0 <= b < history.n_buckets and (detail or {}).get("baseline_learned"):
-                    out[row[home_id], b] = True
-        return out
+        return person_alert_marks(self._registry, history)
 
     def _open_hub_outages(self) -> set[str]:
         with Session(self._registry) as s:
@@ -225,3 +213,22 @@ def start_scheduler(runner: RuleRunner, settings: AlertSettings,
                       max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler
+
+
+def person_alert_marks(registry: Engine, history: Signals) -> np.ndarray:
+    """(homes, buckets) of ``history``: where an alert about the person was raised on a learned
+    routine. Those days are not learned from (an unusual day must not become usual), unless the
+    alert was resolved as a false alarm: the monitoring centre found a usual day, and leaving it
+    out would keep the rule from ever learning, say, a usual afternoon nap."""
+    out = np.zeros((len(history.home_ids), history.n_buckets), bool)
+    row = {h: i for i, h in enumerate(history.home_ids)}
+    with Session(registry) as s:
+        found = s.execute(select(Alert.home_id, Alert.occurred_at, Alert.detail).where(
+            Alert.rule.in_(PERSON_RULES), Alert.occurred_at >= history.start, Alert.occurred_at < history.end,
+            or_(Alert.outcome.is_(None), Alert.outcome != Outcome.FALSE_ALARM)))
+        for home_id, at, detail in found:
+            at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+            b = history.index_of(at)
+            if home_id in row and 0 <= b < history.n_buckets and (detail or {}).get("baseline_learned"):
+                out[row[home_id], b] = True
+    return out

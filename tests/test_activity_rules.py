@@ -18,13 +18,13 @@ from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.alerts.lifecycle import transition
 from tecwatch.alerts.patterns import evaluate
 from tecwatch.alerts.replay import replay
-from tecwatch.alerts.scheduler import RuleRunner
+from tecwatch.alerts.scheduler import RuleRunner, person_alert_marks
 from tecwatch.alerts.rules import BY_KEY, IMMEDIATE_RULES, PATTERN_RULES
 from tecwatch.alerts.signals import (
     BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, SEAT, Fitted, empty, signals_from_readings,
 )
 from tecwatch.devices import Channel, make_reading
-from tecwatch.registry.models import Alert, AlertState, Home, HomeBaseline
+from tecwatch.registry.models import Alert, AlertState, Home, HomeBaseline, Outcome
 from tecwatch.settings import AlertSettings
 from tecwatch.store.sqlite import SQLiteStore
 
@@ -178,6 +178,27 @@ def test_a_new_episode_is_seen_not_attached_quietly(registry):
         old, new = s.get(Alert, first[0]), s.get(Alert, third[0])
         assert new.detail["follows_alert"] == old.id and new.reason.endswith("third")
         assert old.events[-1].note == f"superseded by alert {new.id}"
+
+
+def test_a_false_alarm_day_is_learned_from(registry):
+    """Days with an alert about the person are left out of learning, except when the monitoring
+    centre resolved the alert as a false alarm: that day was usual after all."""
+    now = START + 10 * DAY
+    with Session(registry) as s, s.begin():
+        s.add(Home(id="home-a", created_at=START))
+    engine = AlertEngine(registry, clock=lambda: now)
+    at = {rule: START + d * DAY + 14 * HOUR for rule, d in (("no_activity", 2), ("long_stay", 4), ("not_up", 6))}
+    ids = {rule: engine.raise_hits([RuleHit("home-a", rule, t, "quiet", {"baseline_learned": True})])[0]
+           for rule, t in at.items()}
+    with Session(registry) as s, s.begin():
+        transition(s, s.get(Alert, ids["no_activity"]), AlertState.RESOLVED, actor="op", at=now,
+                   outcome=Outcome.FALSE_ALARM)
+        transition(s, s.get(Alert, ids["long_stay"]), AlertState.RESOLVED, actor="op", at=now,
+                   outcome=Outcome.RESPONDER_ATTENDED)
+    history = empty(["home-a"], START, START + 10 * DAY)
+    marks = person_alert_marks(registry, history)
+    assert {history.time_of(b) for b in np.flatnonzero(marks[0])} == {
+        at["long_stay"], at["not_up"]}  # the open one and the one a responder attended
 
 
 def up_at_seven(zones: dict[str, str], days: int, lie_in: dict[str, int] | None = None):
