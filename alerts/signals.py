@@ -7,6 +7,7 @@ every stored reading, whatever it says, so a fold can be checked against the sto
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +42,20 @@ _ROOM_SIGNAL = {"bathroom": MOTION_BATHROOM, "toilet": MOTION_BATHROOM, "bedroom
                 "kitchen": MOTION_KITCHEN}
 # Without a role from the registry, a contact in one of these rooms is not the front door.
 _INNER_ROOMS = frozenset({"kitchen", "bathroom", "toilet", "bedroom", "second_bedroom", "utility", "dining_room"})
+# A room named outside the controlled list (a reading's own room, e.g. "Master bedroom", "WC",
+# "Bath2"): words in it that say which plane it is. A spare room is not where the person sleeps.
+_ROOM_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("bathroom", frozenset({"bathroom", "bath", "toilet", "wc", "loo", "shower", "restroom", "lavatory", "ensuite",
+                            "washroom"})),
+    ("kitchen", frozenset({"kitchen", "kitchenette"})),
+    ("bedroom", frozenset({"bedroom"})),
+)
+_SPARE_WORDS = frozenset({"second", "spare", "guest"})
+# Without a role, a contact whose device or room name says one of these is the front door, and
+# one that names a fitting or an inner room is not (the registry's role always wins).
+_FRONT_DOOR_WORDS = ("front", "entrance", "entry", "maindoor", "main_door", "street")
+_INNER_WORDS = ("fridge", "freezer", "cupboard", "cabinet", "drawer", "wardrobe", "closet", "pantry", "microwave",
+                "oven", "dishwasher", "washing", "internal", "inner", "back", "garden", "garage")
 
 
 @dataclass(frozen=True)
@@ -56,10 +71,30 @@ def room_key(text: str | None) -> str:
     return (text or "").strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def is_front_door(fitted: Fitted | None, room: str | None) -> bool:
+def room_kind(text: str | None) -> str:
+    """The controlled-list room a name is, for the rules: itself when on the list, else the room
+    its words say ("Master bedroom" is bedroom, "WC" bathroom), else the name as a key."""
+    key = room_key(text)
+    if key in _ROOM_SIGNAL or key in _INNER_ROOMS:
+        return key
+    words = set(re.split(r"[^a-z]+", key)) - {""}
+    for kind, names in _ROOM_WORDS:
+        if words & names and not (kind == "bedroom" and words & _SPARE_WORDS):
+            return kind
+    return key
+
+
+def is_front_door(fitted: Fitted | None, room: str | None, device_id: str = "") -> bool:
     if fitted is not None and fitted.role:
         return fitted.role in FRONT_DOOR_ROLES
-    return room_key(room) not in _INNER_ROOMS
+    names = f"{room_key(device_id)} {room_key(room)}"
+    if any(w in names for w in _FRONT_DOOR_WORDS):
+        return True
+    if any(w in names for w in _INNER_WORDS):
+        return False
+    return room_kind(room) not in _INNER_ROOMS and room_kind(device_id) not in _INNER_ROOMS
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -193,7 +228,7 @@ def signals_from_readings(
 
 
 def _kinds_moved(room: str | None) -> list[int]:
-    here = _ROOM_SIGNAL.get(room_key(room))
+    here = _ROOM_SIGNAL.get(room_kind(room))
     return [MOTION_ANY] if here is None else [MOTION_ANY, here]
 
 
@@ -207,7 +242,7 @@ def _kinds(r: Reading, fitted: Fitted | None) -> list[int]:
     if r.device_type == "door" and v.get("contact") is False:  # a closed-door check-in is no activity
         # A fridge, cupboard or inner door: someone is about, but a contact does not say they
         # stayed in the room, so it counts like an appliance used, not as motion there.
-        return [DOOR_OPEN] if is_front_door(fitted, room) else [KETTLE]
+        return [DOOR_OPEN] if is_front_door(fitted, room, r.device_id) else [KETTLE]
     if r.device_type == "flush" and v.get("flush") is True:
         # Someone in the bathroom, wherever the sensor is recorded: it counts as movement there.
         return [MOTION_ANY, MOTION_BATHROOM]

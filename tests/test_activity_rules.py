@@ -21,7 +21,8 @@ from tecwatch.alerts.replay import replay
 from tecwatch.alerts.scheduler import RuleRunner, person_alert_marks
 from tecwatch.alerts.rules import BY_KEY, IMMEDIATE_RULES, PATTERN_RULES
 from tecwatch.alerts.signals import (
-    BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, SEAT, Fitted, empty, signals_from_readings,
+    BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, SEAT, Fitted, empty,
+    signals_from_readings,
 )
 from tecwatch.devices import Channel, make_reading
 from tecwatch.registry.models import Alert, AlertState, Home, HomeBaseline, Outcome
@@ -99,6 +100,34 @@ def test_sensors_count_by_role_and_room():
     assert totals[MOTION_BATHROOM] == 1 and totals[SEAT] == 1
     assert totals[MOTION_ANY] == 2  # the bathroom, and getting up from the chair
     assert sig.activity()[0].sum() == 6
+
+
+def test_rooms_and_contacts_named_outside_the_list():
+    """Readings from devices the registry does not know carry their own room names: the rules
+    read what the words say, and only a contact that could be the way in counts as the front door."""
+    t = START + 10 * HOUR
+
+    def r(dev: str, kind: str, room: str | None, minutes: int, **values):
+        return make_reading(home_id="h", device_id=dev, device_type=kind, channel=Channel.READING,
+                            ts=t + minutes * MIN, seq=None, room=room, values=values)
+
+    readings = [
+        r("m1", "motion", "Master Bedroom", 0, occupancy=True),
+        r("m2", "motion", "WC", 10, occupancy=True),
+        r("m3", "motion", "Spare bedroom", 20, occupancy=True),
+        r("m4", "motion", "Kitchenette", 30, occupancy=True),
+        r("Fridge", "door", "Hall", 40, contact=False),  # the device's name says what it is
+        r("hall-bedroom-door", "door", "Hall", 50, contact=False),
+        r("Frontdoor", "door", "Entrance", 60, contact=False),
+        r("door-2", "door", "Hall", 70, contact=False),  # nothing says otherwise: the way in
+    ]
+    sig = signals_from_readings(readings, ["h"], START, START + DAY)
+    at = {m: sig.index_of(t + m * MIN) for m in range(0, 80, 10)}
+    c = sig.counts[0]
+    assert c[at[0], MOTION_BEDROOM] == 1 and c[at[10], MOTION_BATHROOM] == 1 and c[at[30], MOTION_KITCHEN] == 1
+    assert c[at[20], MOTION_ANY] == 1 and c[at[20], MOTION_BEDROOM] == 0
+    assert [int(c[at[m], DOOR_OPEN]) for m in (40, 50, 60, 70)] == [0, 0, 1, 1]
+    assert [int(c[at[m], KETTLE]) for m in (40, 50, 60, 70)] == [1, 1, 0, 0]
 
 
 def test_a_toilet_flush_is_a_bathroom_visit():
