@@ -240,9 +240,13 @@ def _kinds(r: Reading, fitted: Fitted | None) -> list[int]:
     if r.device_type == "motion" and v.get("occupancy") is True:
         return moved
     if r.device_type == "door" and v.get("contact") is False:  # a closed-door check-in is no activity
+        if is_front_door(fitted, room, r.device_id):
+            return [DOOR_OPEN]
         # A fridge, cupboard or inner door: someone is about, but a contact does not say they
-        # stayed in the room, so it counts like an appliance used, not as motion there.
-        return [DOOR_OPEN] if is_front_door(fitted, room, r.device_id) else [KETTLE]
+        # stayed in the room, so it is never motion there. Used like an appliance it is a sign
+        # of being up, except in or into the bathroom or bedroom: a night trip to the toilet.
+        where = {room_kind(room), room_kind(r.device_id)}
+        return [MOTION_ANY] if where & {"bathroom", "toilet", "bedroom"} else [KETTLE]
     if r.device_type == "flush" and v.get("flush") is True:
         # Someone in the bathroom, wherever the sensor is recorded: it counts as movement there.
         return [MOTION_ANY, MOTION_BATHROOM]
