@@ -205,8 +205,11 @@ def _learn_chunk(sig: Signals, clk: Clock, min_days: int, offline: np.ndarray | 
     active_by_hour = (hour_active @ hod_onehot) / nights_per_hour
 
     sus = sustained(active)
-    wake, bed = day_marks(up_signs(sig, sus), clk, sus, bed_stays(sig))
-    lead = WAKE_LEAD * clk.bucket_min
+    up = up_signs(sig, sus)
+    wake, bed = day_marks(up, clk, sus, bed_stays(sig))
+    # Sustained activity is seen WAKE_LEAD buckets after it began; the kitchen or the door at once.
+    at_once = np.take_along_axis(up & ~sus, np.maximum(wake, 0), axis=1)
+    lead = np.where(at_once, 0.0, WAKE_LEAD * clk.bucket_min)
     wake_min = np.where((wake >= 0) & valid, clk.minute[np.maximum(wake, 0)] - lead, np.nan)
     bed_min = np.where((bed >= 0) & valid, clk.key[np.maximum(bed - 1, 0)] + clk.bucket_min
                        - np.arange(len(clk.dates)) * 1440.0, np.nan)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from .signals import (
-    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN,
+    ACTIVITY_SIGNALS, BED_IN, BED_OUT, DOOR_OPEN, FLUSH, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN,
     PENDANT, SEAT, Signals,
 )
 
@@ -148,7 +148,9 @@ def day_marks(up: np.ndarray, clk: Clock, sus: np.ndarray | None = None,
     Getting up is the first sign of being up after 04:00 (for sustained activity, it began about
     WAKE_LEAD buckets earlier); -1 where there was none in the data. Going to bed is the first
     stay in bed the bed sensor saw in the evening (``to_bed``), else the end of the last
-    sustained activity (``sus``, default ``up``).
+    sustained activity (``sus``, default ``up``), else the last other sign of being up (the
+    kitchen, the front door, an appliance, the chair): a home with only contact sensors is rarely
+    "sustained", and a night trip to the toilet is none of these.
     """
     sus = up if sus is None else sus
     homes, days = up.shape[0], len(clk.dates)
@@ -162,6 +164,9 @@ def day_marks(up: np.ndarray, clk: Clock, sus: np.ndarray | None = None,
         if hi > lo:
             seg = sus[:, lo:hi][:, ::-1]
             bed[:, d] = np.where(seg.any(axis=1), hi - seg.argmax(axis=1), -1)
+            if sus is not up:
+                seg = up[:, lo:hi][:, ::-1]
+                bed[:, d] = np.where((bed[:, d] < 0) & seg.any(axis=1), hi - seg.argmax(axis=1), bed[:, d])
             if to_bed is not None:
                 seg = to_bed[:, lo:hi]
                 bed[:, d] = np.where(seg.any(axis=1), lo + seg.argmax(axis=1) + 1, bed[:, d])
@@ -178,7 +183,7 @@ def quiet_spells(active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def last_room(counts: np.ndarray) -> np.ndarray:
     """The STAY_ROOMS index of the room that was a bucket's only activity (so they were last seen
     there), or -1; ``counts`` is (..., signals), e.g. a Signals' counts or buckets gathered from it."""
-    others = counts[..., DOOR_OPEN] > 0  # the other activity signals, ORed plane by plane
+    others = (counts[..., DOOR_OPEN] > 0) | (counts[..., FLUSH] > 0)  # the other signals, ORed plane by plane
     for s in ACTIVITY_SIGNALS:
         if s not in (MOTION_ANY, DOOR_OPEN):
             others |= counts[..., s] > 0

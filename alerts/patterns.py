@@ -23,7 +23,7 @@ from .measures import (
     in_bed, last_room,
     night_visits, quiet_spells, sustained, up_signs, zone_groups,
 )
-from .signals import BED_IN, DOOR_OPEN, MOTION_BEDROOM, SEAT, Signals
+from .signals import ACTIVITY_SIGNALS, BED_IN, DOOR_OPEN, MOTION_BEDROOM, SEAT, Signals
 
 NO_ACTIVITY_MIN, NO_ACTIVITY_MARGIN = 120.0, 30.0  # minutes; after the door: a wider margin
 NO_ACTIVITY_SHARE = 0.25  # the margin is at least this share of the usual: long spells vary more
@@ -166,6 +166,26 @@ def _context(sig: Signals, base: Baselines, tz: str, cols: np.ndarray, hub_offli
                    then, resting, (then[:, :, DOOR_OPEN] > 0) & ~resting, wake_seen, bed_seen)
 
 
+def coming_home(sig: Signals, home: int, at: int, bucket_min: float) -> bool:
+    """Whether the front door at bucket ``at`` is the person coming home. Walking back from it:
+    while the activity before is the front door, after a quiet spell long enough to have been
+    out, it is one more door in a run of leaving and returning; an odd count means the last of
+    them was leaving, so this one is the return. Anything else before (movement at home) ends
+    the run. Only asked of the few doors a rule would otherwise alert on."""
+    active = sig.counts[home, :at, :][:, list(ACTIVITY_SIGNALS)].any(axis=1)
+    door = sig.counts[home, :at, DOOR_OPEN] > 0
+    doors, i = 0, at
+    while True:
+        found = np.flatnonzero(active[:i])
+        if not len(found):
+            break
+        prev = int(found[-1])
+        if not door[prev] or (i - prev) * bucket_min < AWAY_AFTER_DOOR_MIN:
+            break
+        doors, i = doors + 1, prev
+    return doors % 2 == 1
+
+
 def no_activity(x: Context) -> Finding:
     """Quieter than usual for a spell that began at this hour (plus a margin), in a usually active
     hour, once they had been up today (before that, not_up speaks for it). A spell keeps the limit
@@ -223,12 +243,16 @@ def not_up(x: Context) -> Finding:
 
 def door_at_night(x: Context) -> Finding:
     """The front door opened in the usual night, at an hour of the night (or next to one) it is not
-    usually used in."""
+    usually used in, unless it is them coming home (see ``coming_home``): a late return is not a
+    worry, going out in the night is."""
     base, hour, minute = x.base, x.clk.hour[x.cols], x.clk.minute[x.cols]
     night = at_night(minute[None, :], base.bed_median[:, None], base.wake_p10[:, None])
     near = np.maximum(np.maximum(base.door_by_hour[:, hour], base.door_by_hour[:, (hour + 1) % 24]),
                       base.door_by_hour[:, (hour - 1) % 24])
-    return (x.sig.counts[:, x.cols, DOOR_OPEN] > 0) & night & (near < DOOR_HOUR_USUAL), None
+    holds = (x.sig.counts[:, x.cols, DOOR_OPEN] > 0) & night & (near < DOOR_HOUR_USUAL)
+    for h, c in np.argwhere(holds):
+        holds[h, c] = not coming_home(x.sig, int(h), int(x.cols[c]), x.clk.bucket_min)
+    return holds, None
 
 
 def night_bathroom_increase(x: Context) -> Finding:

@@ -20,9 +20,12 @@ from tecwatch.registry.vocab import FRONT_DOOR_ROLES
 MOTION_ANY, DOOR_OPEN, BED_OUT, BED_IN, KETTLE, PENDANT = 0, 1, 2, 3, 4, 5
 MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, TEMP_MIN, OFFLINE, READINGS = 6, 7, 8, 9, 10, 11
 SEAT = 12  # someone sat down in a chair or seat (getting up from one is counted as motion)
+# A toilet flushed. Also counted as movement in the bathroom (a visit), but a flush is the end of
+# a visit, never "still in there": the rules tell it apart by this plane.
+FLUSH = 13
 SIGNAL_NAMES: tuple[str, ...] = (
     "motion_any", "door_open", "bed_out", "bed_in", "kettle", "pendant",
-    "motion_bathroom", "motion_bedroom", "motion_kitchen", "temp_min", "offline", "readings", "seat",
+    "motion_bathroom", "motion_bedroom", "motion_kitchen", "temp_min", "offline", "readings", "seat", "flush",
 )
 N_SIGNALS = len(SIGNAL_NAMES)
 # Signals that mean someone is moving about in the home. DOOR_OPEN is the front door only;
@@ -249,7 +252,7 @@ def _kinds(r: Reading, fitted: Fitted | None) -> list[int]:
         return [MOTION_ANY] if where & {"bathroom", "toilet", "bedroom"} else [KETTLE]
     if r.device_type == "flush" and v.get("flush") is True:
         # Someone in the bathroom, wherever the sensor is recorded: it counts as movement there.
-        return [MOTION_ANY, MOTION_BATHROOM]
+        return [MOTION_ANY, MOTION_BATHROOM, FLUSH]
     if r.device_type == "plug" and isinstance(v.get("power"), (int, float)) and v["power"] >= KETTLE_MIN_W:
         return [KETTLE]
     if r.device_type == "pendant" and "action" in v:  # a check-in carries no action

@@ -8,7 +8,8 @@ from 10:00 (as after a fall). Printed per home: false alerts per 30 days on norm
 day 8, by rule, and for each anomaly whether its alert came and how long after.
 
 Homes: simulated ones (always), and a real one when its data folder is given: the Ordóñez
-home A log (UCI dataset 271, CC BY 4.0: ``OrdonezA_Sensors.txt``).
+home A log (UCI dataset 271, CC BY 4.0: ``OrdonezA_Sensors.txt``), as it was and again with
+only its contact, flush and appliance sensors (a kit with no motion, bed or chair sensor).
 
 Usage: python bench/detection.py --ordonez DIR [--sim-homes 4] [--sim-days 36]
        python bench/detection.py --simulated-only
@@ -112,7 +113,7 @@ def door_at(ivs: list[Interval], t: datetime) -> list[Interval]:
 
 
 def bathroom_nights(ivs: list[Interval], nights: list[date]) -> list[Interval]:
-    """Four extra trips to the bathroom (out of bed, basin, back) in each of these nights."""
+    """Four extra trips to the bathroom (out of bed, basin, flush, back) in each of these nights."""
     out = list(ivs)
     for night in nights:
         for hh, mm in ((3, 0), (4, 10), (5, 20), (6, 30)):
@@ -120,7 +121,7 @@ def bathroom_nights(ivs: list[Interval], nights: list[date]) -> list[Interval]:
             for iv in [iv for iv in out if iv[2] == "Bed" and iv[0] < t < iv[1]]:
                 out.remove(iv)
                 out += [(iv[0], t - MIN, "Bed"), (t + 6 * MIN, iv[1], "Bed")]
-            out.append((t, t + 4 * MIN, "Basin"))
+            out += [(t, t + 4 * MIN, "Basin"), (t + 3 * MIN, t + 3 * MIN + 20 * timedelta(seconds=1), "Toilet")]
     return sorted(out)
 
 
@@ -174,7 +175,12 @@ def ordonez_readings(home_id: str, ivs: list[Interval]) -> list[Reading]:
     return sorted(out, key=lambda r: r.ts)
 
 
-def ordonez_homes(folder: Path) -> list[Home]:
+# The same home with only what a contact-sensor kit sees: no motion, bed or chair sensors.
+CONTACT_KIT = frozenset({"Maindoor", "Fridge", "Cupboard", "Cabinet", "Toilet", "Microwave", "Toaster"})
+
+
+def ordonez_homes(folder: Path, kit: frozenset[str] | None = None) -> list[Home]:
+    """The real home as it was and with each anomaly injected; with ``kit``, only those sensors."""
     ivs = read_ordonez(folder)
     first = ivs[0][0].date()
     days = (ivs[-1][1].date() - first).days  # whole days: the log stops early on its last morning
@@ -184,7 +190,7 @@ def ordonez_homes(folder: Path) -> list[Home]:
         return t.replace(tzinfo=zone).astimezone(timezone.utc)
 
     d = [first + timedelta(days=n) for n in range(days)]  # d[0] is day 1
-    name = "ordonez-a"
+    name = "ordonez-a" if kit is None else "ordonez-a-contacts"
     variants: list[tuple[str, list[Interval], Injected | None]] = [(name, ivs, None)]
     late, woke = stay_in_bed(ivs, d[9], _at(d[9], 14))
     variants.append((f"{name}.not_up", late, Injected(f"{name}.not_up", "not_up", utc(woke), utc(woke),
@@ -199,8 +205,11 @@ def ordonez_homes(folder: Path) -> list[Home]:
     still = _at(d[12], 10)
     variants.append((f"{name}.still", still_from(ivs, still, still + 10 * HOUR),
                      Injected(f"{name}.still", "still_from_10:00", utc(still), utc(still), utc(still + 10 * HOUR))))
-    return [Home(home_id, ORDONEZ_TZ, ordonez_readings(home_id, log), [inj] if inj else [], first, days,
-                 {(home_id, sensor.lower()): Fitted(room, role) for sensor, (_t, room, role) in ORDONEZ_DEVICES.items()})
+    kept = set(ORDONEZ_DEVICES) if kit is None else kit
+    return [Home(home_id, ORDONEZ_TZ, ordonez_readings(home_id, [iv for iv in log if iv[2] in kept]),
+                 [inj] if inj else [], first, days,
+                 {(home_id, sensor.lower()): Fitted(room, role) for sensor, (_t, room, role) in ORDONEZ_DEVICES.items()
+                  if sensor in kept})
             for home_id, log, inj in variants]
 
 
@@ -321,7 +330,7 @@ def main() -> None:
     t0 = time.perf_counter()
     homes = simulated_homes(args.sim_homes, args.sim_days)
     if args.ordonez is not None:
-        homes += ordonez_homes(args.ordonez)
+        homes += ordonez_homes(args.ordonez) + ordonez_homes(args.ordonez, CONTACT_KIT)
     t1 = time.perf_counter()
     alerts = run(homes)
     t2 = time.perf_counter()

@@ -21,7 +21,8 @@ from tecwatch.alerts.replay import replay
 from tecwatch.alerts.scheduler import RuleRunner, person_alert_marks
 from tecwatch.alerts.rules import BY_KEY, IMMEDIATE_RULES, PATTERN_RULES
 from tecwatch.alerts.signals import (
-    BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, SEAT, Fitted, empty,
+    BED_IN, BED_OUT, DOOR_OPEN, KETTLE, MOTION_ANY, MOTION_BATHROOM, MOTION_BEDROOM, MOTION_KITCHEN, SEAT, TEMP_MIN, FLUSH, Fitted,
+    empty,
     signals_from_readings,
 )
 from tecwatch.devices import Channel, make_reading
@@ -43,7 +44,9 @@ def routine(days: int, first_day: int = 0, homes: tuple[str, ...] = ("home-a",),
         hi = sig.index_of(START + d * DAY + 22 * HOUR)
         sig.counts[0, lo:hi, MOTION_ANY] = 1
         for minute in door_at if d + 1 < days else ():
+            # Home, and in: moving about five minutes later.
             sig.counts[0, sig.index_of(START + (d + 1) * DAY + minute * MIN), DOOR_OPEN] = 1
+            sig.counts[0, sig.index_of(START + (d + 1) * DAY + (minute + 5) * MIN), MOTION_ANY] = 1
     return sig
 
 
@@ -75,6 +78,26 @@ def test_door_at_night_depends_on_the_time_of_night():
     odd = [a for a in evaluate(sig, base, sig.time_of(odd_b + 1)) if a.rule == "door_at_night"]
     assert len(odd) == 1 and "opened at 03:15" in odd[0].reason, odd  # the end of its 5-minute bucket
     assert "usually used at night only around 00:00-01:00" in odd[0].reason
+
+
+def test_coming_home_late_is_not_going_out_at_night():
+    """Out at 20:00 and back at 01:00 with nothing moving in between: the door at 01:00 is a return.
+    Going out at 03:10 after moving about at home is an alert, and so is going out again after
+    the return (door, quiet, door, quiet, door: the third is leaving)."""
+    sig = routine(16)
+    base = learn(sig.window(START, START + 14 * DAY), TZ)
+    evening = START + 14 * DAY
+    sig.counts[0, sig.index_of(evening + 20 * HOUR):, :TEMP_MIN] = 0  # went out at 20:00
+    sig.counts[0, sig.index_of(evening + 20 * HOUR), DOOR_OPEN] = 1
+    back, out_again = evening + 25 * HOUR, evening + 27 * HOUR + 10 * MIN
+    for t in (back, out_again):
+        sig.counts[0, sig.index_of(t), DOOR_OPEN] = 1
+    door = [a for a in evaluate(sig, base, out_again + 5 * MIN, window=8 * HOUR) if a.rule == "door_at_night"]
+    assert [a.at for a in door] == [out_again + 5 * MIN], door
+    # The same night moving about at home before the 01:00 door: that one is going out.
+    sig.counts[0, sig.index_of(back - 20 * MIN), MOTION_ANY] = 1
+    door = [a for a in evaluate(sig, base, back + 5 * MIN, window=HOUR) if a.rule == "door_at_night"]
+    assert [a.at for a in door] == [back + 5 * MIN], door
 
 
 def test_sensors_count_by_role_and_room():
@@ -156,6 +179,25 @@ def test_a_toilet_flush_is_a_bathroom_visit():
     before = [a for a in evaluate(sig, base, START + 18 * DAY + 12 * HOUR) if a.rule == "night_bathroom_increase"]
     after = [a for a in evaluate(sig, base, third_noon) if a.rule == "night_bathroom_increase"]
     assert not before and len(after) == 1, (before, after)
+
+
+def test_a_home_with_only_contact_sensors_learns_its_routine():
+    """No motion, bed or chair sensor: the fridge at 08:00, 12:30, 18:00 and 23:00, the toilet
+    flushed at 03:00. Its bedtime is the last kitchen use of the evening (the night's flush is
+    not being up), so the routine is learned rather than left on defaults; and a flush followed
+    by hours of quiet is someone who left the bathroom, not a long stay in it."""
+    sig = empty(["home-a"], START, START + 16 * DAY)
+    for d in range(16):
+        for minutes in (8 * 60, 12 * 60 + 30, 18 * 60, 23 * 60):
+            sig.counts[0, sig.index_of(START + d * DAY + minutes * MIN), KETTLE] = 1
+        night = sig.index_of(START + d * DAY + 3 * HOUR)
+        sig.counts[0, night, MOTION_ANY] = sig.counts[0, night, MOTION_BATHROOM] = sig.counts[0, night, FLUSH] = 1
+    base = learn(sig.window(START, START + 15 * DAY), TZ)
+    routine_words = base.explain(0)
+    assert base.learned[0], routine_words
+    assert routine_words["usual_bedtime"] == "23:05" and routine_words["usual_wake"] == "08:00", routine_words
+    found = evaluate(sig, base, START + 15 * DAY + 5 * HOUR + 30 * MIN, window=3 * HOUR)
+    assert not [a for a in found if a.rule == "long_stay"], found
 
 
 def test_replay_relearns_every_night():
