@@ -133,6 +133,8 @@ def make_home(seed: int, index: int, tz: str = "Europe/London") -> SimHome:
     ]
     if rng.random() < 0.4:
         devices.append(SimDevice("fall-1", "fall_detector", LOUNGE, "Fall detector"))
+    if rng.random() < 0.5:
+        devices.append(SimDevice("flush-1", "flush", BATHROOM, "Toilet flush"))
     return SimHome(f"home-{index}", persona, tuple(devices), tz, index)
 
 
@@ -227,6 +229,8 @@ def checkin_values(history: History, device: SimDevice, t: datetime, leaking: bo
         return {"water_leak": leaking}
     if device.device_type == "smoke":
         return {"smoke": False}
+    if device.device_type == "flush":
+        return {"flush": False}  # a check-in is not a flush
     if device.device_type in ("pendant", "fall_detector"):
         return {}  # a button's check-in is its battery level alone
     ts, vs = history.get(device.device_id, ([], []))

@@ -200,9 +200,10 @@ def _plans(ctx: _Ctx, lo: datetime, hi: datetime) -> tuple[list[Stay], list[tupl
 
 
 def _activity(ctx: _Ctx, stays: list[Stay], boils: list[tuple[datetime, datetime]]) -> list[_Raw]:
-    """What the motion, bed, door and kettle sensors see of the resident."""
+    """What the motion, bed, door, flush and kettle sensors see of the resident."""
     home = ctx.home
     bed_id, door_id = home.of_type("bed")[0].device_id, home.of_type("door")[0].device_id
+    flush = next((d.device_id for d in home.of_type("flush")), None)
     out: list[_Raw] = []
     triggers: dict[str, list[tuple[datetime, bool]]] = {}
     for s in stays:
@@ -214,6 +215,8 @@ def _activity(ctx: _Ctx, stays: list[Stay], boils: list[tuple[datetime, datetime
         else:
             dev = home.motion_in(s.place)
             triggers.setdefault(dev, []).extend((m, i == len(s.marks) - 1) for i, m in enumerate(s.marks))
+            if s.place == BATHROOM and flush is not None:  # flushed on the way out
+                out.append((max(s.start, s.end - timedelta(seconds=30)), flush, {"flush": True}))
     for f in ctx.of(K.FALL):  # help arrives
         t = f.end
         out += [(t, door_id, {"contact": False}), (t + timedelta(seconds=15), door_id, {"contact": True})]
