@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts.acklink import VALID_FOR, BadLink, check_token
+from tecwatch.alerts.actors import ANSWER_KINDS, centre_answer
 from tecwatch.alerts.lifecycle import add_note, transition
 from tecwatch.registry.models import (
     OPEN_STATES, Alert, AlertEvent, AlertState, Notification, NotificationStatus, Outcome, Responder,
@@ -126,19 +127,31 @@ class SlowPage:
 
 def slow_acknowledgements(engine: Engine, since: datetime | None = None, until: datetime | None = None, *,
                           over_s: float = 180.0, limit: int = 100, offset: int = 0) -> SlowPage:
-    """Alerts raised in [since, until) and acknowledged more than ``over_s`` seconds after, oldest
-    first: the monitoring centre's exception list (commissioners get only how many)."""
+    """Alerts raised in [since, until) that the monitoring centre answered more than ``over_s``
+    seconds after, oldest first: the centre's exception list (commissioners get only how many).
+    Answered as the response-time figures count it (``actors.centre_answer``): a family member's
+    acknowledgement is not the centre answering, so such an alert is timed to staff's first act."""
     q = select(Alert.id, Alert.home_id, Alert.rule, Alert.priority, Alert.raised_at, Alert.acknowledged_at,
-               Alert.acknowledged_by).where(Alert.acknowledged_at.is_not(None))
+               Alert.acknowledged_by)
     if since is not None:
         q = q.where(Alert.raised_at >= since)
     if until is not None:
         q = q.where(Alert.raised_at < until)
     with Session(engine) as s:
+        alerts = s.execute(q.order_by(Alert.raised_at, Alert.id)).all()
+        trails: dict[int, list[tuple[datetime, str | None]]] = {}
+        events = select(AlertEvent.alert_id, AlertEvent.at, AlertEvent.actor).where(
+            AlertEvent.alert_id.in_(q.with_only_columns(Alert.id).scalar_subquery()),
+            AlertEvent.kind.in_(ANSWER_KINDS)).order_by(AlertEvent.at, AlertEvent.id)
+        for alert_id, at, actor in s.execute(events):
+            trails.setdefault(alert_id, []).append((at, actor))
+    slow = []
+    for a in alerts:
+        answer = centre_answer(a.acknowledged_at, a.acknowledged_by, trails.get(a.id, ()))
         # Compared here, not in SQL: SQLite keeps times as text, so the difference is not portable.
-        slow = [SlowAcknowledgement(*row, seconds=round(seconds, 1))
-                for row in s.execute(q.order_by(Alert.raised_at, Alert.id))
-                if (seconds := (row.acknowledged_at - row.raised_at).total_seconds()) > over_s]
+        if answer is not None and (seconds := (answer[0] - a.raised_at).total_seconds()) > over_s:
+            slow.append(SlowAcknowledgement(a.id, a.home_id, a.rule, a.priority, a.raised_at, *answer,
+                                            round(seconds, 1)))
     return SlowPage(slow[offset:offset + limit], len(slow), limit, offset)
 
 

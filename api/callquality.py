@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tecwatch.api.responsetimes import ANSWER_KINDS, actor_role, handler_name
+from tecwatch.alerts.actors import ANSWER_KINDS, actor_role, handler_name
 from tecwatch.registry.callaudits import CallAudit
 from tecwatch.registry.models import Alert, AlertEvent, Outcome
 

@@ -9,13 +9,10 @@ time from alarm to outcome, for each alert, read from the alert and its trail.
 - Attended: the first responder's ``attend`` event with step ``arrived``.
 - Outcome: the resolution (``closed_at`` of a resolved alert).
 
-The actor of each trail event is recorded as ``"username (role)"`` for a signed-in account (an API
-key acts as its user), ``"name (acknowledge link)"`` for a link's holder, and a plain name for the
-platform itself ("escalation", "gateway"), so the role is the last bracketed word."""
+Who counts as the centre is read from each trail event's actor (``alerts.actors``)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from math import floor
@@ -23,32 +20,12 @@ from math import floor
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tecwatch.alerts.actors import ANSWER_KINDS, by_centre, centre_answer
 from tecwatch.api.reporting import cuts, raised_in
 from tecwatch.registry.models import Alert, AlertEvent, AlertState, Outcome
 
-CENTRE_ROLES = ("operator", "admin", "responder")
-# Trail events by which staff take an alert on when a family member acknowledged it first.
-ANSWER_KINDS = ("acknowledged", "call", "note", "resolved")
 ATTEND, ARRIVED = "attend", "arrived"
 PRIORITIES = (1, 2, 3, 4)
-_ROLE = re.compile(r"\((\w[\w ]*)\)\s*$")
-
-
-def actor_role(actor: str | None) -> str | None:
-    """The role (or "acknowledge link") an actor was recorded with; None for the platform."""
-    m = _ROLE.search(actor or "")
-    return m.group(1) if m else None
-
-
-def by_centre(actor: str | None) -> bool:
-    return actor_role(actor) in CENTRE_ROLES
-
-
-def handler_name(actor: str | None) -> str | None:
-    """The username of a monitoring-centre actor, or None for anyone else."""
-    if not by_centre(actor):
-        return None
-    return _ROLE.sub("", actor or "").strip()
 
 
 @dataclass(frozen=True)
@@ -105,20 +82,21 @@ def alert_times(session: Session, start: date | None, end: date | None, district
         .where(AlertEvent.alert_id.in_(raised_in(ids, lo, hi, district).scalar_subquery()),
                AlertEvent.kind.in_((*ANSWER_KINDS, ATTEND)))
         .order_by(AlertEvent.at, AlertEvent.id))
-    staff_at: dict[int, datetime] = {}
+    trails: dict[int, list[tuple[datetime, str | None]]] = {}
     arrived: dict[int, datetime] = {}
     for alert_id, at, actor, kind, detail in events:
         if kind == ATTEND:
             if (detail or {}).get("step") == ARRIVED:
                 arrived.setdefault(alert_id, at)
-        elif by_centre(actor):
-            staff_at.setdefault(alert_id, at)
+        else:
+            trails.setdefault(alert_id, []).append((at, actor))
     out = []
     for a in alerts:
         centre = a.acknowledged_at is not None and by_centre(a.acknowledged_by)
+        answer = centre_answer(a.acknowledged_at, a.acknowledged_by, trails.get(a.id, ()))
         out.append(AlertTimes(
             alert_id=a.id, home_id=a.home_id, priority=a.priority, state=a.state, outcome=a.outcome,
-            raised_at=a.raised_at, answered_at=a.acknowledged_at if centre else staff_at.get(a.id),
+            raised_at=a.raised_at, answered_at=answer[0] if answer else None,
             family_acknowledged=a.acknowledged_at is not None and not centre,
             arrived_at=arrived.get(a.id), closed_at=a.closed_at if a.state is AlertState.RESOLVED else None))
     return out

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts import service
 from tecwatch.alerts.acklink import make_token
 from tecwatch.alerts.lifecycle import raise_alert, transition
-from tecwatch.api.responsetimes import by_centre, handler_name
+from tecwatch.alerts.actors import by_centre, handler_name
 from tecwatch.registry.models import Alert, AlertEvent, AlertState, Home, Outcome
 from tecwatch.settings import ApiSettings
 

@@ -21,7 +21,7 @@ from tecwatch.api.reach import (
 from tecwatch.api.disclosure import Table, mark, withheld
 from tecwatch.api.reporting import ReportInputError, midnight, to_csv
 from tecwatch.registry.models import (
-    Alert, AlertState, Device, DistrictPopulation, Gateway, Home, LeftReason, Outcome, PrimaryNeed, Resident,
+    Alert, AlertEvent, AlertState, Device, DistrictPopulation, Gateway, Home, LeftReason, Outcome, PrimaryNeed, Resident,
 )
 from tecwatch.settings import ApiSettings
 
@@ -268,6 +268,28 @@ def test_the_slow_acknowledgements_are_listed_for_the_monitoring_centre(registry
     second = slow_acknowledgements(registry, limit=1, offset=1)
     assert ([a.home_id for a in second.items], second.total) == (["H5"], 2)
     assert slow_acknowledgements(registry, midnight(date(2026, 4, 1))).items == []
+
+
+def test_a_family_acknowledgement_is_not_the_centre_answering(registry, session):
+    """A family member acknowledged at 30 s; the operator's first act (a note) came at 400 s, so
+    the centre answered late and the alert is listed, with the operator and the time they acted.
+    One only a family member ever acknowledged is not in the list (the centre never answered)."""
+    raised = at(2026, 5, 4, 9)
+    for home_id, staff_s in (("H1", 400), ("H2", None)):
+        alert = Alert(home_id=home_id, rule="not_up", priority=2, state=AlertState.ACKNOWLEDGED, reason="test",
+                      occurred_at=raised, raised_at=raised, last_seen_at=raised,
+                      acknowledged_at=raised + timedelta(seconds=30), acknowledged_by="ann (family)")
+        session.add(alert)
+        session.flush()
+        session.add(AlertEvent(alert_id=alert.id, at=raised + timedelta(seconds=30), actor="ann (family)",
+                               kind="acknowledged"))
+        if staff_s is not None:
+            session.add(AlertEvent(alert_id=alert.id, at=raised + timedelta(seconds=staff_s), actor="jo (operator)",
+                                   kind="note", note="spoke to Arthur"))
+    session.commit()
+    page = slow_acknowledgements(registry, midnight(date(2026, 5, 1)), midnight(date(2026, 6, 1)))
+    assert [(a.home_id, a.acknowledged_at, a.acknowledged_by, a.seconds) for a in page.items] == [
+        ("H1", raised + timedelta(seconds=400), "jo (operator)", 400.0)]
 
 
 def test_outcome_distribution(session):
