@@ -249,6 +249,13 @@ class ConsoleSettings(_Section):
     @field_validator("call_scripts")
     @classmethod
     def _over_defaults(cls, value: dict[str, CallScript]) -> dict[str, CallScript]:
+        from tecwatch.alerts.rules import BY_KEY  # the rules table; read when settings are checked
+
+        unknown = sorted(set(value) - set(BY_KEY) - {"default"})
+        if unknown:
+            # A misspelt rule would leave its calls on the default script without anyone knowing.
+            raise ValueError(f"console.call_scripts: no alert rule called {', '.join(map(repr, unknown))} "
+                             f"(rules: {', '.join(sorted(BY_KEY))}, or default)")
         return {**_CALL_SCRIPTS, **value}
 
     @field_validator("timezone")

@@ -113,3 +113,5 @@ def test_call_scripts_and_the_centres_time_zone_are_settings(monkeypatch, tmp_pa
     assert console.timezone == "Europe/Dublin"
     with pytest.raises(ValidationError, match="not a time zone"):
         ConsoleSettings(timezone="Europe/Narnia")
+    with pytest.raises(ValidationError, match="no alert rule called 'pendnat'"):
+        ConsoleSettings(call_scripts={"pendnat": {"ask": "Ask A", "no_answer": "Then B"}})
