@@ -132,8 +132,12 @@ def mark(session: Session, alert_id: int, step: str, who: Marker, *, at: datetim
                               + (f"already marked {', '.join(STEP_LABELS[s] for s in done)}" if done else
                                  f"the alert is {alert.state.value}" if alert.state not in OPEN_STATES else
                                  "mark Arrived first"))
+    note = STEP_LABELS[step]
+    if who.role is not UserRole.RESPONDER:  # marked for them: say whose step it was
+        responder = session.get(Responder, responder_id)
+        note += f" ({responder.name})" if responder is not None else ""
     event = AlertEvent(alert_id=alert_id, at=at, actor=f"{who.username} ({who.role.value})", kind="attend",
-                       note=STEP_LABELS[step], detail={"step": step, "responder_id": responder_id})
+                       note=note, detail={"step": step, "responder_id": responder_id})
     session.add(event)
     session.flush()
     return Mark(step, STEP_LABELS[step], responder_id, at, event.actor)

@@ -13,9 +13,11 @@ from jinja2 import pass_context
 from sqlalchemy.orm import Session
 
 from tecwatch.alerts import calllog, callscreen, service
+from tecwatch.alerts.attendance import AttendanceError, NotAssigned
 from tecwatch.alerts.calllog import LABELS, OTHER_ACTIONS, RESIDENT_ACTIONS, CallAction
 from tecwatch.alerts.lifecycle import RULE_TITLES, TransitionError
 from tecwatch.api import access, deps
+from tecwatch.api import attendance as attendance_api
 from tecwatch.api.access import Principal
 from tecwatch.api.deps import STAFF, RowId
 from tecwatch.api.web import _render, page_user
@@ -89,6 +91,30 @@ def log_call(request: Request, alert_id: RowId, action: str = Form(max_length=40
         access.log_access(s, who, "page log call on alert", home_id=done.home_id, alert_id=alert_id,
                           now=deps.now(request))
     return RedirectResponse(f"/console/alerts/{alert_id}?done=call+logged#call-log", status_code=303)
+
+
+ATTENDANCE_STEPS = {"arrived": "arrival marked", "left": "leaving marked"}
+
+
+@router.post("/console/alerts/{alert_id}/attendance", response_class=HTMLResponse)
+def mark_attendance(request: Request, alert_id: RowId, step: str = Form(max_length=20),
+                    responder_id: int = Form(ge=1, le=2**31 - 1),
+                    who: Principal = Depends(page_user(*STAFF))) -> Response:
+    """Staff marking an assigned responder's arrival or leaving (told by phone), into the trail
+    at the app's time, as the responder would from their own page."""
+    if step not in ATTENDANCE_STEPS:
+        return _render(request, "message.html", who, 422, title="Not done", message="Choose arrived or left.",
+                       back=f"/console/alerts/{alert_id}")
+    try:
+        with Session(_engine(request)) as s, s.begin():
+            attendance_api.mark_attendance(request, s, who, alert_id, step, deps.now(request), responder_id)
+    except service.AlertNotFound:
+        return _render(request, "message.html", who, 404, title="No such alert", message=f"There is no alert {alert_id}.")
+    except (NotAssigned, AttendanceError) as err:
+        return _render(request, "message.html", who, 409, title="Not done", message=str(err).capitalize() + ".",
+                       back=f"/console/alerts/{alert_id}")
+    done = ATTENDANCE_STEPS[step].replace(" ", "+")
+    return RedirectResponse(f"/console/alerts/{alert_id}?done={done}#call-log", status_code=303)
 
 
 @router.post("/console/alerts/{alert_id}/access", response_class=HTMLResponse)

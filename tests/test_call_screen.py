@@ -194,6 +194,14 @@ def test_an_operator_takes_a_pendant_alarm_to_resolution_from_the_keyboard(brows
     press(page, page.get_by_role("button", name="On the way: Jo Lovelace"))
     expect(page.get_by_text("Done: call logged.")).to_be_visible()
     expect(person.locator("table.responders tbody tr").nth(0)).to_contain_text("Assigned")
+    no_violations(page)
+    # Jo rings to say she is there: the operator marks it for her.
+    clock["now"] = T + timedelta(minutes=18)
+    press(page, page.get_by_role("button", name="Arrived: Jo Lovelace"))
+    expect(page.get_by_text("Done: arrival marked.")).to_be_visible()
+    press(page, page.get_by_role("button", name="Arrived: Jo Lovelace"))  # twice is refused, in words
+    expect(page.get_by_role("heading", name="Not done")).to_be_visible()
+    page.go_back()
 
     clock["now"] = T + timedelta(minutes=25)
     page.get_by_label("Outcome").focus()
@@ -208,6 +216,7 @@ def test_an_operator_takes_a_pendant_alarm_to_resolution_from_the_keyboard(brows
         "15 Jul 03:00:20 acknowledged by operator (operator)",
         "15 Jul 03:00:40 call by operator (operator): Called the resident: no answer",
         "15 Jul 03:01:35 call by operator (operator): Called a responder: on the way (Jo Lovelace)",
+        "15 Jul 03:18:00 attend by operator (operator): Arrived (Jo Lovelace)",
         "15 Jul 03:25:00 resolved by operator (operator): Jo found Peggy on the floor, not hurt",
     ])
     with Session(engine) as s:
