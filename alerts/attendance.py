@@ -29,7 +29,6 @@ FOR_OTHERS = frozenset({UserRole.OPERATOR, UserRole.ADMIN, UserRole.COORDINATOR}
 # A responder still in a home keeps the alert on their list after it closes, to mark "left".
 STILL_THERE_FOR = timedelta(hours=24)
 # Only a link: the responder's phone opens it; nothing is fetched from here.
-MAPS_SEARCH = "https://www.google.com/maps/search/?api=1&query="
 
 
 class NotAssigned(PermissionError):
@@ -143,7 +142,7 @@ def mark(session: Session, alert_id: int, step: str, who: Marker, *, at: datetim
     return Mark(step, STEP_LABELS[step], responder_id, at, event.actor)
 
 
-def assignments(session: Session, responder_id: int, now: datetime) -> list[Assignment]:
+def assignments(session: Session, responder_id: int, now: datetime, *, maps_search: str) -> list[Assignment]:
     """The responder's alerts, most urgent first: the open ones assigned to them that they have
     not left, and those they have arrived at and not yet left (raised in the last day), however
     they were closed."""
@@ -159,11 +158,11 @@ def assignments(session: Session, responder_id: int, now: datetime) -> list[Assi
         still_there = "arrived" in done and "left" not in done and now - alert.raised_at <= STILL_THERE_FOR
         if "left" in done or (alert.state not in OPEN_STATES and not still_there):
             continue
-        out.append(_assignment(session, alert, mine, next_steps(alert, done)))
+        out.append(_assignment(session, alert, mine, next_steps(alert, done), maps_search))
     return out
 
 
-def assignment(session: Session, alert_id: int, responder_id: int) -> Assignment:
+def assignment(session: Session, alert_id: int, responder_id: int, *, maps_search: str) -> Assignment:
     """One alert of the responder's (NotAssigned when it is not theirs)."""
     alert = session.get(Alert, alert_id)
     if alert is None:
@@ -171,7 +170,7 @@ def assignment(session: Session, alert_id: int, responder_id: int) -> Assignment
     if responder_id not in assigned_responders(session, alert_id):
         raise NotAssigned(f"alert {alert_id} is not assigned to responder {responder_id}")
     mine = [m for m in marks(session, alert_id) if m.responder_id == responder_id]
-    return _assignment(session, alert, mine, next_steps(alert, [m.step for m in mine]))
+    return _assignment(session, alert, mine, next_steps(alert, [m.step for m in mine]), maps_search)
 
 
 def home_of(session: Session, alert_id: int) -> str:
@@ -186,15 +185,16 @@ def responder_name(session: Session, responder_id: int | None) -> str:
     return responder.name if responder is not None else ""
 
 
-def maps_url(address: str, postcode: str) -> str:
-    return MAPS_SEARCH + quote_plus(", ".join(p for p in (address.replace("\n", ", "), postcode) if p))
+def maps_url(maps_search: str, address: str, postcode: str) -> str:
+    """A link that searches the maps service for the address (the setting console.maps_search_url)."""
+    return maps_search + quote_plus(", ".join(p for p in (address.replace("\n", ", "), postcode) if p))
 
 
-def _assignment(session: Session, alert: Alert, mine: list[Mark], steps: list[str]) -> Assignment:
+def _assignment(session: Session, alert: Alert, mine: list[Mark], steps: list[str], maps_search: str) -> Assignment:
     home = session.get(Home, alert.home_id)
     address, postcode = (home.address, home.postcode) if home is not None else ("", "")
     people = session.scalars(select(Resident).where(Resident.home_id == alert.home_id, Resident.left_at.is_(None))
                              .order_by(Resident.id))
     return Assignment(alert.id, RULE_TITLES.get(alert.rule, alert.rule), alert.priority, alert.state.value, alert.reason,
-                      alert.raised_at, alert.home_id, address, postcode, maps_url(address, postcode),
+                      alert.raised_at, alert.home_id, address, postcode, maps_url(maps_search, address, postcode),
                       [f"{r.name} ({r.preferred_name})" if r.preferred_name else r.name for r in people], mine, steps)

@@ -68,7 +68,8 @@ def my_assignments(request: Request, who: Responder, session: SessionDep, at: No
     if who.responder_id is None:
         deps.log_refusal(request, who, "only a responder's account linked to their record has assignments")
         raise HTTPException(403, "only a responder's account linked to their responder record has assignments")
-    out = attendance.assignments(session, who.responder_id, at)
+    out = attendance.assignments(session, who.responder_id, at,
+                                 maps_search=request.app.state.settings.console.maps_search_url)
     for a in out:
         access.log_access(session, who, "list assignment", home_id=a.home_id, alert_id=a.alert_id, now=at)
     if not out:

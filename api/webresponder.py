@@ -45,7 +45,8 @@ def _page(request: Request, who: Principal, *, done: str = "", revealed: dict[in
     zone = ZoneInfo(request.app.state.settings.alerts.timezone)
     with Session(request.app.state.registry) as s, s.begin():
         now = deps.now(request)
-        items = attendance.assignments(s, who.responder_id, now)
+        items = attendance.assignments(s, who.responder_id, now,
+                                       maps_search=request.app.state.settings.console.maps_search_url)
         for a in items:
             access.log_access(s, who, "page assignment", home_id=a.home_id, alert_id=a.alert_id, now=now)
         if not items:
@@ -83,7 +84,8 @@ def reveal_access(request: Request, alert_id: RowId, who: Principal = Depends(RE
     seal = Sealer(request.app.state.settings.registry.encryption_key.get_secret_value())
     try:
         with Session(request.app.state.registry) as s, s.begin():
-            home_id = attendance.assignment(s, alert_id, who.responder_id or 0).home_id
+            home_id = attendance.assignment(s, alert_id, who.responder_id or 0,
+                                            maps_search=request.app.state.settings.console.maps_search_url).home_id
             try:
                 info: AccessInfo | None = accessinfo.read_access_info(s, seal, who, home_id, now=deps.now(request))
             except NotFound:

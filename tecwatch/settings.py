@@ -245,6 +245,10 @@ class ConsoleSettings(_Section):
     # TECWATCH_CONSOLE__CALL_SCRIPTS='{"pendant": {"ask": "...", "no_answer": "..."}}'; the
     # rules it does not name keep their built-in scripts.
     call_scripts: dict[str, CallScript] = Field(default_factory=lambda: dict(_CALL_SCRIPTS))
+    # A responder's "map" link: this, then the home's address (URL-encoded). Only a link: the
+    # platform never fetches it. E.g. https://www.openstreetmap.org/search?query=
+    maps_search_url: str = Field("https://www.google.com/maps/search/?api=1&query=", pattern=r"^https://[^\s]+$",
+                                 max_length=500)
 
     @field_validator("call_scripts")
     @classmethod

@@ -115,3 +115,15 @@ def test_call_scripts_and_the_centres_time_zone_are_settings(monkeypatch, tmp_pa
         ConsoleSettings(timezone="Europe/Narnia")
     with pytest.raises(ValidationError, match="no alert rule called 'pendnat'"):
         ConsoleSettings(call_scripts={"pendnat": {"ask": "Ask A", "no_answer": "Then B"}})
+
+
+def test_the_maps_link_is_a_setting():
+    from pydantic import ValidationError
+
+    from tecwatch.alerts.attendance import maps_url
+
+    osm = ConsoleSettings(maps_search_url="https://www.openstreetmap.org/search?query=").maps_search_url
+    assert maps_url(osm, "1 Arthur Lane\nNorwich", "NR1 3AB") == (
+        "https://www.openstreetmap.org/search?query=1+Arthur+Lane%2C+Norwich%2C+NR1+3AB")
+    with pytest.raises(ValidationError):
+        ConsoleSettings(maps_search_url="http://maps.example/?q=")  # never a plain-http link to an address
