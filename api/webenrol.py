@@ -21,7 +21,7 @@ from tecwatch.api.web import page_user
 from tecwatch.api.webforms import (
     ENROLMENT, actor, choices, day, many, moment, optional, posted, problems, render, split_list, text, version,
 )
-from tecwatch.registry import enrolment, residents
+from tecwatch.registry import chains, consent, contacts, enrolment, residents
 from tecwatch.registry.changes import Conflict, Invalid, NotFound
 from tecwatch.registry.residents import ResidentRecord
 from tecwatch.registry.vocab import (
@@ -41,7 +41,9 @@ RESIDENT_LABELS = {
 SEARCH_LABELS = {"name": "Name", "postcode": "Postcode", "home": "Home", "nhs": "NHS number", "status": "Status"}
 REMOVAL_LABELS = {"reason": "Why they are leaving the service", "left_on": "Date they left"}
 DONE = {"saved": "Changes saved.", "status": "Status changed.", "removed": "Removed from the service.",
-        "device-removed": "Device removed.", "monitoring": "Installation finished: the home is now monitored."}
+        "device-removed": "Device removed.", "monitoring": "Installation finished: the home is now monitored.",
+        "consents": "Consent withdrawn.", "contacts": "Contact ended: they are no longer called.",
+        "chains": "Escalation chain retired: new alerts follow the others."}
 _TEXTS = ("preferred_name", "language", "conditions", "medication", "allergies", "gp_practice")
 _OPTIONAL = ("council_ref", "nhs_number", "mobility", "referral_source", "date_of_birth", "referral_date",
              "next_review_on")
@@ -237,3 +239,35 @@ def remove(request: Request, resident_id: RowId, form: FormData = Depends(posted
                       values=values, version=view.resident.version, opts=resident_opts(), labels=REMOVAL_LABELS,
                       errors=problems(err, REMOVAL_LABELS, {"left_at": "left_on"}))
     return RedirectResponse(f"/enrol/residents/{resident_id}?done=removed", status_code=303)
+
+
+# -- ending what the record lists: a consent, a contact, the home's own escalation chain -------
+
+# Each ended through its own service, as the API ends it; ``listed`` finds it on the record.
+ENDINGS = {
+    "consents": (lambda view: view.consents, consent.withdraw_consent),
+    "contacts": (lambda view: view.contacts, contacts.end_contact),
+    "chains": (lambda view: view.chains, chains.retire_chain),
+}
+
+
+@router.post("/enrol/residents/{resident_id}/{kind}/{item_id}/end", response_class=HTMLResponse)
+def end_item(request: Request, resident_id: RowId, kind: str, item_id: RowId, form: FormData = Depends(posted),
+             who: Principal = Depends(page_user(*ENROLMENT))) -> Response:
+    """Withdraw a consent, end a contact or retire the home's own chain, from the record page,
+    against the version shown. Only what this resident's record lists can be ended here."""
+    if kind not in ENDINGS:
+        return not_found(request, who, "record entry", resident_id)
+    listed, end = ENDINGS[kind]
+    try:
+        with _session(request) as s, s.begin():
+            view = enrolment.overview(s, resident_id)
+            if item_id not in {item.id for item in listed(view)}:
+                raise NotFound(f"resident {resident_id}'s record lists no {kind[:-1]} {item_id}")
+            end(s, actor(who), item_id, version=version(form), now=deps.now(request))
+    except NotFound:
+        return not_found(request, who, kind[:-1], resident_id)
+    except (Invalid, Conflict) as err:
+        return _record(request, who, resident_id, 409 if isinstance(err, Conflict) else 422,
+                       errors=problems(err, []))
+    return RedirectResponse(f"/enrol/residents/{resident_id}?done={kind}", status_code=303)

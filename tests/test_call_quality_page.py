@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -19,6 +18,7 @@ from tecwatch.db import make_engine
 from tecwatch.registry.callaudits import CallAudit
 from tecwatch.registry.migrate import upgrade
 
+from pagechecks import no_violations
 from apisupport import PASSWORD, api_server, seed_cast
 from test_api_call_quality import OCTOBER, seed
 
@@ -56,10 +56,6 @@ def tab_to(page: Page, description: str, is_it: str) -> None:
             return
     raise AssertionError(f"Tab never reached {description}")
 
-
-def no_violations(page: Page) -> None:
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
 
 
 def test_a_supervisor_audits_a_call_from_the_keyboard(browser, site):

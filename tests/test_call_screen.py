@@ -11,7 +11,6 @@ import shutil
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import AccessLog, AlertEvent
 from tecwatch.settings import ApiSettings
 
+from pagechecks import no_violations
 from apisupport import PASSWORD, api_server, seed_cast
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -96,10 +96,6 @@ def sign_in(browser: Browser, base_url: str) -> Page:
     expect(page).to_have_url(f"{base_url}/console")
     return page
 
-
-def no_violations(page: Page) -> None:
-    result = Axe().run(page)
-    assert result.violations_count == 0, f"{page.url}: {result.generate_report()}"
 
 
 def press(page: Page, locator) -> None:

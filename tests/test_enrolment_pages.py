@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from tecwatch.api import access
 from tecwatch.db import make_engine
 from tecwatch.localservices import Mosquitto
-from tecwatch.registry import contacts, devices, residents
+from tecwatch.registry import chains, consent, contacts, devices, residents
 from tecwatch.registry.migrate import upgrade
 from tecwatch.registry.models import UserRole
 from tecwatch.services import Ingest
@@ -30,6 +30,7 @@ from tecwatch.settings import ApiSettings, BrokerSettings, IngestSettings, Regis
 from tecwatch.store.sqlite import SQLiteStore
 
 from apisupport import PASSWORD, api_server, seed_cast
+from pagechecks import no_violations
 from support import Publisher, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -297,6 +298,42 @@ def test_an_edit_that_lost_a_race_shows_the_current_version(browser, site):
     expect(mine.get_by_role("status")).to_have_text("Changes saved.")
     expect(mine.locator(".facts")).to_contain_text("+441603123456")
     expect(mine.get_by_role("heading", level=1)).to_contain_text("known as Maggie")
+
+
+def test_consent_contact_and_chain_end_from_the_record(browser, site):
+    """The record lists who may see, who to call and the home's own chain, each with a button that
+    ends it through its service; a page read before someone else changed it is told so."""
+    peggy = _enrolled(site.engine)
+    now = datetime.now(timezone.utc)
+    with Session(site.engine) as s, s.begin():
+        jo = contacts.create_responder(s, "setup", {"name": "Jo Lovelace", "kind": "family", "phones": ["07700 900123"]},
+                                       now=now)
+        contacts.add_contact(s, "setup", peggy.home_id, {"responder_id": jo.id, "relation": "daughter"}, now=now)
+        consent.grant_consent(s, "setup", peggy.id, {"responder_id": jo.id, "scope": ["status"], "granted_at": now},
+                              now=now)
+        chain = chains.create_chain(s, "setup", {"home_id": peggy.home_id, "name": "Family first",
+                                                 "steps": [{"responder_id": jo.id, "wait_minutes": 10}]}, now=now)
+    page = sign_in(browser, site.base_url, COORDINATOR, f"/enrol/residents/{peggy.id}")
+    stale = sign_in(browser, site.base_url, "admin", f"/enrol/residents/{peggy.id}")
+    no_violations(page)
+    page.get_by_role("button", name="Withdraw consent: Jo Lovelace").click()
+    expect(page.get_by_role("status")).to_have_text("Consent withdrawn.")
+    expect(page.get_by_role("main")).to_contain_text("Nobody may see their information.")
+    page.get_by_role("button", name="No longer a contact: Jo Lovelace").click()
+    expect(page.get_by_role("status")).to_have_text("Contact ended: they are no longer called.")
+    expect(page.get_by_role("main")).to_contain_text("Nobody yet.")
+    with Session(site.engine) as s, s.begin():
+        chains.update_chain(s, "elsewhere", chain.id, {"home_id": peggy.home_id, "name": "Family first (nights)",
+                                                       "steps": [{"responder_id": jo.id, "wait_minutes": 5}]},
+                            version=chain.version, now=now)
+    stale.get_by_role("button", name="Retire: Family first").click()  # read before that change
+    expect(stale.locator("#error-summary")).to_be_visible()
+    page.reload()
+    page.get_by_role("button", name="Retire: Family first (nights)").click()
+    expect(page.get_by_role("status")).to_have_text("Escalation chain retired: new alerts follow the others.")
+    with Session(site.engine) as s:
+        assert consent.list_consents(s, peggy.id) == [] and contacts.list_contacts(s, peggy.home_id) == []
+        assert chains.list_chains(s, peggy.home_id) == []
 
 
 def test_search_pages_removal_with_reasons_and_who_may_use_the_pages(browser, site):
