@@ -54,7 +54,9 @@ def install(app) -> None:
 
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     # These import this module: included here, after it is complete.
-    from tecwatch.api import webaccount, webaudit, webcallquality, webcalls, webenrol, webfind, webinstall, webreports, webwizard
+    from tecwatch.api import (
+        webaccessinfo, webaccount, webaudit, webcallquality, webcalls, webenrol, webfind, webinstall, webreports, webwizard,
+    )
     TEMPLATES.env.filters["local"] = webcalls.local_time  # times in the centre's own time zone
     app.include_router(webcalls.router)  # before ours: /console/alerts/{id}/calls is not an action
     app.include_router(webfind.router)
@@ -63,6 +65,7 @@ def install(app) -> None:
     app.include_router(webcallquality.router)
     app.include_router(webaccount.router)
     app.include_router(webaudit.router)
+    app.include_router(webaccessinfo.router)
     app.include_router(webwizard.router)  # before webenrol: /enrol/new is not a resident
     app.include_router(webenrol.router)
     app.include_router(webinstall.router)

@@ -43,7 +43,8 @@ REMOVAL_LABELS = {"reason": "Why they are leaving the service", "left_on": "Date
 DONE = {"saved": "Changes saved.", "status": "Status changed.", "removed": "Removed from the service.",
         "device-removed": "Device removed.", "monitoring": "Installation finished: the home is now monitored.",
         "consents": "Consent withdrawn.", "contacts": "Contact ended: they are no longer called.",
-        "chains": "Escalation chain retired: new alerts follow the others."}
+        "chains": "Escalation chain retired: new alerts follow the others.",
+        "access": "Access information saved."}
 _TEXTS = ("preferred_name", "language", "conditions", "medication", "allergies", "gp_practice")
 _OPTIONAL = ("council_ref", "nhs_number", "mobility", "referral_source", "date_of_birth", "referral_date",
              "next_review_on")

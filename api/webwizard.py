@@ -51,7 +51,8 @@ LABELS = {
     "consent": {"responder_id": "Who", "scope": "What they may see", "granted_on": "Date they agreed"},
 }
 DONE = {"enrolled": "Enrolled. Now the devices fitted in the home.", "device": "Device added.",
-        "contact": "Contact added.", "chain": "Escalation chain saved.", "consent": "Consent recorded."}
+        "contact": "Contact added.", "chain": "Escalation chain saved.", "consent": "Consent recorded.",
+        "access": "Access information saved."}
 SCOPE_WORDS = {ConsentScope.STATUS: "How they are today, in words", ConsentScope.ALERTS: "Their alerts",
                ConsentScope.ACTIVITY: "Their activity, hour by hour", ConsentScope.DEVICES: "Device problems"}
 

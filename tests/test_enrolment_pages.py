@@ -24,7 +24,9 @@ from tecwatch.db import make_engine
 from tecwatch.localservices import Mosquitto
 from tecwatch.registry import chains, consent, contacts, devices, residents
 from tecwatch.registry.migrate import upgrade
+from tecwatch.registry.accessinfo import Sealer
 from tecwatch.registry.models import UserRole
+from tecwatch.registry.records import HomeAccess
 from tecwatch.services import Ingest
 from tecwatch.settings import ApiSettings, BrokerSettings, IngestSettings, RegistrySettings, Settings
 from tecwatch.store.sqlite import SQLiteStore
@@ -53,6 +55,7 @@ class Site:
     engine: object
     store: SQLiteStore | None
     pub: Publisher | None
+    key: str = ""  # the registry's key for access information
 
 
 def _registry(url: str):
@@ -94,8 +97,8 @@ def site(tmp_path) -> Iterator[Site]:
     """The API alone (no broker), on SQLite: for the pages' forms."""
     url = f"sqlite:///{tmp_path}/registry.db"
     engine = _registry(url)
-    with api_server(url, tmp_path) as (base_url, _):
-        yield Site(base_url, engine, None, None)
+    with api_server(url, tmp_path) as (base_url, settings):
+        yield Site(base_url, engine, None, None, settings.registry.encryption_key.get_secret_value())
     engine.dispose()
 
 
@@ -334,6 +337,25 @@ def test_consent_contact_and_chain_end_from_the_record(browser, site):
     with Session(site.engine) as s:
         assert consent.list_consents(s, peggy.id) == [] and contacts.list_contacts(s, peggy.home_id) == []
         assert chains.list_chains(s, peggy.home_id) == []
+
+    # The key safe, set from the record: written, never shown back; a stale page is refused.
+    page.get_by_label("Where the key safe is").fill("Left of the front door, behind the pot")
+    page.get_by_label("Key safe code").fill("4712")
+    page.get_by_role("button", name="Save access information").click()
+    expect(page.get_by_role("status")).to_have_text("Access information saved.")
+    assert "4712" not in page.content() and "behind the pot" not in page.content()
+    no_violations(page)
+    with Session(site.engine) as s:
+        row = s.get(HomeAccess, peggy.home_id)
+        assert Sealer(site.key).open(row.sealed).key_safe_code == "4712"
+    stale.goto(f"/enrol/residents/{peggy.id}/setup/check")  # the wizard's last step has the same form
+    page.get_by_label("Key safe code").fill("9001")
+    page.get_by_role("button", name="Save access information").click()
+    stale.get_by_label("Key safe code").fill("1111")
+    stale.get_by_role("button", name="Save access information").click()
+    expect(stale.get_by_role("heading", name="Not saved")).to_be_visible()
+    with Session(site.engine) as s:
+        assert Sealer(site.key).open(s.get(HomeAccess, peggy.home_id).sealed).key_safe_code == "9001"
 
 
 def test_search_pages_removal_with_reasons_and_who_may_use_the_pages(browser, site):
