@@ -192,18 +192,20 @@ def run_demo(settings: Settings, homes: int = 5, duration: float | None = None, 
     alerts.start()
     press = threading.Timer(PENDANT_AFTER_S, _press_pendant, args=(settings, sim[min(1, homes - 1)], out))
     press.start()
-    while not web.started and web_thread.is_alive():
-        time.sleep(0.05)
-    url = f"http://{api.host}:{api.port}"
-    out(f"tecwatch demo is running: {homes} simulated homes, broker mqtt://{broker.host}:{broker.port}, "
-        f"store {settings.store.backend}. Ctrl-C to stop.")
-    out(f"Open {url}/ and sign in (password for all: {DEMO_PASSWORD}):")
-    for username, role, what in DEMO_USERS:
-        out(f"  {username:13} {role.value:13} {what}")
-    out(f"A pendant will be pressed in {PENDANT_AFTER_S:.0f} s; watch it arrive in the console. A sensor's battery "
-        f"at {flat.home_id} ran low at 00:30 today; it waits there too.")
-    started = time.monotonic()
     try:
+        while not web.started and web_thread.is_alive():
+            time.sleep(0.05)
+        url = f"http://{api.host}:{api.port}"
+        if not web.started:  # it could not bind its port (taken meanwhile) or its start-up failed: say so
+            raise SystemExit(f"tecwatch demo: the web server did not start on {url} (see the log above)")
+        out(f"tecwatch demo is running: {homes} simulated homes, broker mqtt://{broker.host}:{broker.port}, "
+            f"store {settings.store.backend}. Ctrl-C to stop.")
+        out(f"Open {url}/ and sign in (password for all: {DEMO_PASSWORD}):")
+        for username, role, what in DEMO_USERS:
+            out(f"  {username:13} {role.value:13} {what}")
+        out(f"A pendant will be pressed in {PENDANT_AFTER_S:.0f} s; watch it arrive in the console. A sensor's "
+            f"battery at {flat.home_id} ran low at 00:30 today; it waits there too.")
+        started = time.monotonic()
         while duration is None or time.monotonic() - started < duration:
             time.sleep(min(10.0, max(duration - (time.monotonic() - started), 0.1)) if duration else 10.0)
             for name, service in (("ingest", worker), ("alerts", alerts)):

@@ -59,7 +59,10 @@ def test_demo_runs_everything_and_serves_the_pages(tmp_path, request):
             "".join(lines) + (tmp_path / "demo.log").read_text()[-3000:])
         url = re.search(r"Open (http://\S+)/ ", lines[-1]).group(1)
         assert url == f"http://127.0.0.1:{port}"
-        token = httpx.post(f"{url}/api/auth/token", data={"username": "operator", "password": "tecwatch-demo"}).json()
+        try:
+            token = httpx.post(f"{url}/api/auth/token", data={"username": "operator", "password": "tecwatch-demo"}).json()
+        except httpx.HTTPError as err:  # say what the demo said, not only that the connection failed
+            raise AssertionError(f"{err!r}; the demo's log:\n{(tmp_path / 'demo.log').read_text()[-3000:]}") from err
         operator = {"Authorization": f"Bearer {token['access_token']}"}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
