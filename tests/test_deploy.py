@@ -205,7 +205,7 @@ def test_the_production_broker_refuses_what_ingest_would_reject_as_oversize(tmp_
             gw.publish("tec/v1/home-1/pir-1/reading", b"x" * 16_385, qos=1).wait_for_publish(5)
             for i in range(300):
                 gw.publish("tec/v1/home-1/pir-1/reading", str(i).encode(), qos=1)
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30  # a loaded machine has taken over 10 s
             while len(set(got)) < 300 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert set(got) == {str(i).encode() for i in range(300)}, "300 in flight to ingest, none over 16 KB"
