@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -138,3 +139,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("reliability: published against stored")
         for line in lines:
             terminalreporter.write_line(line)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A real Chromium for the page tests, one per test file."""
+    from playwright.sync_api import sync_playwright  # only the page tests need it
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -4,11 +4,10 @@ axe-core finds no accessibility violations on the list or the audit form."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -21,16 +20,6 @@ from tecwatch.registry.migrate import upgrade
 from pagechecks import no_violations
 from apisupport import PASSWORD, api_server, seed_cast
 from test_api_call_quality import OCTOBER, seed
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -55,7 +44,6 @@ def tab_to(page: Page, description: str, is_it: str) -> None:
         if page.evaluate(f"(() => {{ const el = document.activeElement; return !!({is_it}); }})()"):
             return
     raise AssertionError(f"Tab never reached {description}")
-
 
 
 def test_a_supervisor_audits_a_call_from_the_keyboard(browser, site):

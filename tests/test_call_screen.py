@@ -7,11 +7,10 @@ in the trail with its time. axe-core finds nothing on each page of the console."
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,17 +25,8 @@ from tecwatch.settings import ApiSettings
 from pagechecks import no_violations
 from apisupport import PASSWORD, api_server, seed_cast
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 T = datetime(2026, 7, 15, 2, 0, tzinfo=timezone.utc)  # a Wednesday, 03:00 in London (BST)
 SEED = "test seed"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def enrol_peggy(engine, sealer: Sealer) -> dict[str, int | str]:
@@ -95,7 +85,6 @@ def sign_in(browser: Browser, base_url: str) -> Page:
     page.keyboard.press("Enter")
     expect(page).to_have_url(f"{base_url}/console")
     return page
-
 
 
 def press(page: Page, locator) -> None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
 from tecwatch.api import access
@@ -35,18 +34,9 @@ from apisupport import PASSWORD, api_server, seed_cast
 from pagechecks import no_violations
 from support import Publisher, wait_until
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 COORDINATOR = "cat"  # the TEC team's coordinator in these tests
 PEGGY = {"name": "Margaret Ada Lovelace", "preferred_name": "Peggy", "primary_need": "frailty",
          "home": {"address": "1 Elm Row, Norwich", "postcode": "NR3 1AB", "district": "Norwich"}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @dataclass

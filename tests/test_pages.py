@@ -5,12 +5,11 @@ the pages work from the keyboard, and text meets WCAG AA contrast."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import datetime, timezone
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tecwatch.alerts.engine import AlertEngine, RuleHit
 from tecwatch.db import make_engine
@@ -18,16 +17,6 @@ from tecwatch.registry.migrate import upgrade
 from tecwatch.settings import ApiSettings
 
 from apisupport import PASSWORD, api_server, notified_responder, seed_cast
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

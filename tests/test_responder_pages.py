@@ -6,13 +6,11 @@ to people by choosing names."""
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,18 +29,9 @@ from tecwatch.store.sqlite import SQLiteStore
 
 from apisupport import PASSWORD, api_server, seed_cast
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
 T0 = datetime(2026, 7, 1, 2, 0, tzinfo=timezone.utc)  # 03:00 in London (summer time)
 FITS = "document.documentElement.scrollWidth <= 390"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture

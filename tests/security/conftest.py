@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -15,8 +14,6 @@ from tecwatch.registry.migrate import upgrade
 
 from apisupport import Cast, seed_cast
 from secsupport import T0
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @dataclass
@@ -35,13 +32,3 @@ def world(registry_url) -> Iterator[World]:
         [RuleHit("home-1", "pendant", T0, "Pendant pressed in the lounge", {}, "pendant-1")])
     yield World(engine, cast, alert_id)
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
