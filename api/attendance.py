@@ -68,10 +68,16 @@ def my_assignments(request: Request, who: Responder, session: SessionDep, at: No
     if who.responder_id is None:
         deps.log_refusal(request, who, "only a responder's account linked to their record has assignments")
         raise HTTPException(403, "only a responder's account linked to their responder record has assignments")
+    return logged_assignments(request, session, who, at, "list")
+
+
+def logged_assignments(request: Request, session, who: Principal, at, verb: str) -> list[Assignment]:
+    """The responder's assignments (``who`` is linked to a responder record), each one listed
+    logged as read ("{verb} assignment"), or that there were none."""
     out = attendance.assignments(session, who.responder_id, at,
                                  maps_search=request.app.state.settings.console.maps_search_url)
     for a in out:
-        access.log_access(session, who, "list assignment", home_id=a.home_id, alert_id=a.alert_id, now=at)
+        access.log_access(session, who, f"{verb} assignment", home_id=a.home_id, alert_id=a.alert_id, now=at)
     if not out:
-        access.log_access(session, who, "list assignments", detail="none", now=at)
+        access.log_access(session, who, f"{verb} assignments", detail="none", now=at)
     return out

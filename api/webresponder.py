@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from tecwatch.alerts import attendance
 from tecwatch.alerts.attendance import STEP_LABELS, STEPS, AttendanceError, NotAssigned
 from tecwatch.alerts.service import AlertNotFound
-from tecwatch.api import access, deps
+from tecwatch.api import deps
 from tecwatch.api.access import Principal
-from tecwatch.api.attendance import mark_attendance
+from tecwatch.api.attendance import logged_assignments, mark_attendance
 from tecwatch.api.deps import RowId
 from tecwatch.api.web import TEMPLATES, page_user
 from tecwatch.registry import accessinfo
@@ -45,12 +45,7 @@ def _page(request: Request, who: Principal, *, done: str = "", revealed: dict[in
     zone = ZoneInfo(request.app.state.settings.alerts.timezone)
     with Session(request.app.state.registry) as s, s.begin():
         now = deps.now(request)
-        items = attendance.assignments(s, who.responder_id, now,
-                                       maps_search=request.app.state.settings.console.maps_search_url)
-        for a in items:
-            access.log_access(s, who, "page assignment", home_id=a.home_id, alert_id=a.alert_id, now=now)
-        if not items:
-            access.log_access(s, who, "page assignments", detail="none", now=now)
+        items = logged_assignments(request, s, who, now, "page")
     page = _render(request, "responder.html", who, status_code, items=items, done=done, error=error,
                    revealed=revealed or {}, labels=STEP_LABELS, steps=STEPS,
                    local=lambda t: t.astimezone(zone).strftime("%H:%M"),
